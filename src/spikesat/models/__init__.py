@@ -1,0 +1,37 @@
+"""The LAM zoo (timm-backed), exact split points and checkpoints.
+
+>>> import spikesat.models as models
+>>> lam = models.create("vit-micro-p8")
+>>> sm = models.split(lam, at="blocks.2")
+"""
+
+from spikesat.models import convnext, resnet, vit  # noqa: F401  (register the families)
+from spikesat.models.checkpoint import (
+    cache_dir,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
+from spikesat.models.head import task_head
+from spikesat.models.lam import LAM
+from spikesat.models.macs import count_macs
+from spikesat.models.registry import MODELS, create, list_models, register_model
+from spikesat.models.split import SplitModel, SplitPoint, split, split_points
+
+__all__ = [
+    "LAM",
+    "MODELS",
+    "SplitModel",
+    "SplitPoint",
+    "cache_dir",
+    "count_macs",
+    "create",
+    "list_models",
+    "load_checkpoint",
+    "load_weights",
+    "register_model",
+    "save_checkpoint",
+    "split",
+    "split_points",
+    "task_head",
+]

@@ -1,0 +1,59 @@
+"""The model registry: ``create(name, **kw)`` and ``list_models()``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from spikesat._registry import Registry
+from spikesat.models.lam import LAM
+
+MODELS: Registry[LAM] = Registry("model")
+register_model = MODELS.register
+
+_ALLOWED_IN_CHANS = (3, 13)
+
+
+def create(
+    name: str,
+    in_chans: int = 3,
+    num_classes: int = 10,
+    checkpoint: str | Path | None = None,
+    **kwargs: Any,
+) -> LAM:
+    """Build a LAM from the zoo, optionally loading weights.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_models`.
+    in_chans : int
+        Input bands: 3 (RGB) or 13 (Sentinel-2 multispectral).
+    num_classes : int
+        Classes of the task head.
+    checkpoint : path, optional
+        A checkpoint written by :func:`spikesat.models.save_checkpoint` (or ``spikesat
+        train``); its weights are loaded after checking that it was made for ``name``.
+    **kwargs
+        Architecture options of the family (``head_hidden``, ``drop_path_rate``, ...).
+        An unknown keyword raises ``TypeError``.
+
+    Returns
+    -------
+    LAM
+    """
+    if in_chans not in _ALLOWED_IN_CHANS:
+        raise ValueError(f"in_chans must be 3 (RGB) or 13 (Sentinel-2 MS), got {in_chans!r}")
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    model = MODELS.create(name, in_chans=in_chans, num_classes=num_classes, **kwargs)
+    if checkpoint is not None:
+        from spikesat.models.checkpoint import load_weights
+
+        load_weights(model, checkpoint)
+    return model
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`create`."""
+    return MODELS.names()

@@ -1,0 +1,18 @@
+"""Training: supervised training and fine-tuning, and MAE self-supervised pretraining."""
+
+from spikesat.train.augment import augment_batch
+from spikesat.train.loop import TrainConfig, TrainResult, evaluate, fit, resolve_device
+from spikesat.train.mae import MaskedAutoencoder, PretrainConfig, head_parameters, pretrain_mae
+
+__all__ = [
+    "MaskedAutoencoder",
+    "PretrainConfig",
+    "TrainConfig",
+    "TrainResult",
+    "augment_batch",
+    "evaluate",
+    "fit",
+    "head_parameters",
+    "pretrain_mae",
+    "resolve_device",
+]
