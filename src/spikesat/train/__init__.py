@@ -3,16 +3,20 @@
 from spikesat.train.augment import augment_batch
 from spikesat.train.loop import TrainConfig, TrainResult, evaluate, fit, resolve_device
 from spikesat.train.mae import MaskedAutoencoder, PretrainConfig, head_parameters, pretrain_mae
+from spikesat.train.sources import SOURCES, Splits, load_splits
 
 __all__ = [
+    "SOURCES",
     "MaskedAutoencoder",
     "PretrainConfig",
+    "Splits",
     "TrainConfig",
     "TrainResult",
     "augment_batch",
     "evaluate",
     "fit",
     "head_parameters",
+    "load_splits",
     "pretrain_mae",
     "resolve_device",
 ]

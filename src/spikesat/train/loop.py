@@ -87,8 +87,12 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def as_tensors(data: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Accept ``(images, labels)`` tensors or a data set with ``.tensors()``."""
+def as_tensors(data: Any, images_only: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Accept ``(images, labels)`` tensors or a data set with ``.tensors()``.
+
+    With ``images_only=False`` the inputs may be any ``[N, ...]`` tensor (e.g. split-point
+    features) rather than images ``[N, C, H, W]``.
+    """
     if hasattr(data, "tensors"):
         data = data.tensors()
     if not (isinstance(data, tuple | list) and len(data) == 2):
@@ -97,7 +101,11 @@ def as_tensors(data: Any) -> tuple[torch.Tensor, torch.Tensor]:
             f".tensors(), got {type(data).__name__}"
         )
     images, labels = data
-    if images.ndim != 4 or labels.ndim != 1 or len(images) != len(labels):
+    if (
+        (images.ndim != 4 if images_only else images.ndim < 2)
+        or labels.ndim != 1
+        or len(images) != len(labels)
+    ):
         raise ValueError(
             f"expected images [N,C,H,W] and labels [N], got {tuple(images.shape)} and "
             f"{tuple(labels.shape)}"
@@ -113,12 +121,15 @@ def evaluate(
 ) -> dict[str, float]:
     """Accuracy and mean cross-entropy of ``model`` on ``data`` (eval mode).
 
+    ``data`` is ``(inputs [N, ...], labels [N])`` or a data set with ``.tensors()``; the
+    inputs are images or any features ``model`` takes (e.g. split-point features).
+
     Returns
     -------
     dict
         ``{"accuracy": float in [0, 1], "loss": float, "num_examples": int}``.
     """
-    images, labels = as_tensors(data)
+    images, labels = as_tensors(data, images_only=False)
     dev = resolve_device(device)
     was_training = model.training
     model.eval().to(dev)

@@ -1,0 +1,84 @@
+"""The spikesat command: demo, train and pretrain end to end on tiny settings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from spikesat.cli import app
+from spikesat.demo import run_demo
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPIKESAT_CACHE", str(tmp_path / "cache"))
+
+
+def test_demo_runs_every_stage_and_caches_its_model() -> None:
+    first = run_demo(num_train=40, epochs=1, progress=False)
+    stages = [row["stage"] for row in first["stages"]]
+    assert stages[:4] == ["data", "LAM", "split", "remote"]
+    summary = first["summary"]
+    # The split is exact, so split inference scores exactly what the whole model scores.
+    assert summary["accuracy"] == summary["accuracy_whole_model"]
+    assert summary["split_point"]["at"] == "blocks.1"
+    second = run_demo(num_train=40, epochs=1, progress=False)
+    assert "loaded from cache" in second["stages"][1]["result"]
+    assert second["summary"]["accuracy"] == summary["accuracy"]
+
+
+def test_train_command_writes_json_and_checkpoint(tmp_path) -> None:
+    out = tmp_path / "train.json"
+    result = runner.invoke(
+        app,
+        ["train", "--epochs", "1", "--num-train", "40", "--batch-size", "20", "--json", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert 0.0 <= payload["test_accuracy"] <= 1.0
+    assert len(payload["history"]) == 1
+    from pathlib import Path
+
+    assert Path(payload["checkpoint"]).is_file()
+
+
+def test_pretrain_command_reports_probe_and_finetune(tmp_path) -> None:
+    out = tmp_path / "pretrain.json"
+    result = runner.invoke(
+        app,
+        [
+            "pretrain",
+            "--model",
+            "vit-micro-p8",
+            "--epochs",
+            "1",
+            "--probe-epochs",
+            "1",
+            "--finetune-epochs",
+            "1",
+            "--num-train",
+            "40",
+            "--batch-size",
+            "20",
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert {"linear_probe_test_accuracy", "finetuned_test_accuracy"} <= payload.keys()
+    assert len(payload["mae_history"]) == 1
+
+
+def test_unknown_model_and_source_fail_clearly() -> None:
+    result = runner.invoke(
+        app, ["train", "--model", "vit-huge", "--epochs", "1", "--num-train", "20"]
+    )
+    assert result.exit_code != 0
+    assert "unknown model 'vit-huge'" in str(result.exception)
+    result = runner.invoke(app, ["train", "--data", "imagenet"])
+    assert "unknown data source 'imagenet'" in str(result.exception)
