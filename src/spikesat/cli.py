@@ -184,6 +184,16 @@ def pretrain(
     write_json(json_path, payload)
 
 
+def _register_area_commands() -> None:
+    """Each area's command lives beside its code (``spikesat/<area>/command.py``)."""
+    from spikesat.snn.command import command as snn_command
+
+    app.command("snn")(snn_command)
+
+
+_register_area_commands()
+
+
 def _summary(title: str, values: dict[str, Any]) -> None:
     table = Table(title=title)
     table.add_column("quantity")

@@ -1,0 +1,110 @@
+"""Reading the data arguments of the converters and trainers: tensors, pairs, data sets, loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+
+def labelled_tensors(data: Any, name: str = "data") -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(inputs [N, ...], labels [N])`` from a pair of tensors, a data set or batches.
+
+    Accepted: a ``(inputs, labels)`` pair of tensors; an object with ``.tensors()`` (the
+    spikesat data sets); a map-style data set of ``(input, label)`` items; an iterable of
+    ``(inputs, labels)`` batches (a ``DataLoader``).
+
+    Raises
+    ------
+    TypeError
+        For any other kind of object.
+    ValueError
+        For an empty set, mismatched lengths or non-finite inputs.
+    """
+    if (
+        isinstance(data, tuple | list)
+        and len(data) == 2
+        and all(isinstance(t, torch.Tensor) for t in data)
+    ):
+        inputs, labels = data
+    elif hasattr(data, "tensors") and callable(data.tensors):
+        inputs, labels = data.tensors()
+    elif hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+        items = [data[i] for i in range(len(data))]
+        if not items:
+            raise ValueError(f"{name} is empty; pass at least one labelled example")
+        inputs = torch.stack([torch.as_tensor(x) for x, _ in items])
+        labels = torch.as_tensor([int(y) for _, y in items])
+    elif hasattr(data, "__iter__"):
+        pairs = list(data)
+        if not pairs or not all(isinstance(p, tuple | list) and len(p) == 2 for p in pairs):
+            raise TypeError(f"{name} batches must be (inputs, labels) pairs")
+        inputs = torch.cat([torch.as_tensor(x) for x, _ in pairs])
+        labels = torch.cat([torch.as_tensor(y) for _, y in pairs])
+    else:
+        raise TypeError(
+            f"{name} must be (inputs, labels) tensors, a data set or an iterable of batches, "
+            f"got {type(data).__name__}"
+        )
+    if len(inputs) == 0:
+        raise ValueError(f"{name} is empty; pass at least one labelled example")
+    if len(inputs) != len(labels):
+        raise ValueError(f"{name}: {len(inputs)} inputs but {len(labels)} labels")
+    if inputs.is_floating_point() and not bool(torch.isfinite(inputs).all()):
+        raise ValueError(f"{name} holds NaN or infinite inputs; clean them first")
+    return inputs, labels.long()
+
+
+def calibration_tensors(data: Any) -> list[torch.Tensor]:
+    """Return the calibration batches as a list of finite input tensors.
+
+    ``data`` is a tensor batch ``[N, ...]``, or an iterable of batches, each a tensor or an
+    ``(inputs, labels)`` pair (labels are ignored).
+
+    Raises
+    ------
+    TypeError
+        For anything else.
+    ValueError
+        For an empty set or NaN / infinite values.
+    """
+    if isinstance(data, torch.Tensor):
+        batches = [data]
+    elif hasattr(data, "__iter__"):
+        batches = []
+        for item in data:
+            x = item[0] if isinstance(item, tuple | list) else item
+            if not isinstance(x, torch.Tensor):
+                raise TypeError(
+                    f"calibration batches must be tensors or (inputs, labels) pairs, got "
+                    f"{type(x).__name__}"
+                )
+            batches.append(x)
+    else:
+        raise TypeError(
+            "calibration_data must be a tensor batch or an iterable of batches, got "
+            f"{type(data).__name__}"
+        )
+    if not batches or sum(len(b) for b in batches) == 0:
+        raise ValueError(
+            "calibration_data is empty; pass a batch of representative inputs, e.g. a few "
+            "hundred training features"
+        )
+    for b in batches:
+        if not bool(torch.isfinite(b).all()):
+            raise ValueError(
+                "calibration_data holds NaN or infinite values; the thresholds would be "
+                "meaningless. Clean the batch (e.g. drop non-finite rows) first"
+            )
+    return batches
+
+
+def minibatches(
+    inputs: torch.Tensor, labels: torch.Tensor, batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled ``(inputs, labels)`` minibatches drawn with ``generator``."""
+    order = torch.randperm(len(inputs), generator=generator)
+    for start in range(0, len(inputs), batch_size):
+        idx = order[start : start + batch_size]
+        yield inputs[idx], labels[idx]

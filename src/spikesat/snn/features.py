@@ -1,0 +1,133 @@
+"""Pooled split features of a quickly trained LAM, cached under ``SPIKESAT_CACHE``.
+
+The spiking heads sit on the features a LAM's on-board part produces (``lam.forward_features``,
+``[N, D]`` pooled). :func:`lam_features` trains the LAM with :func:`spikesat.train.fit` on
+synthetic scenes or EuroSAT, or loads the checkpoint a previous run cached, and returns the
+features of a train and a test split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from spikesat.data import eurosat, synthetic_scenes
+from spikesat.models import LAM, cache_dir, create, load_checkpoint, save_checkpoint
+from spikesat.train import TrainConfig, fit
+
+DATASETS = ("synthetic", "eurosat")
+
+
+@dataclass
+class SplitFeatures:
+    """A trained LAM and the pooled features of its train and test images.
+
+    Attributes
+    ----------
+    lam : LAM
+        The trained model (eval mode).
+    train_features, test_features : torch.Tensor
+        ``[N, D]`` and ``[M, D]`` pooled features.
+    train_labels, test_labels : torch.Tensor
+        ``[N]`` and ``[M]`` class indices.
+    checkpoint : Path
+        Where the LAM is cached.
+    """
+
+    lam: LAM
+    train_features: torch.Tensor
+    train_labels: torch.Tensor
+    test_features: torch.Tensor
+    test_labels: torch.Tensor
+    checkpoint: Path
+
+
+def lam_features(
+    dataset: str = "synthetic",
+    model: str = "vit-micro-p8",
+    num_samples: int = 1500,
+    image_size: int = 64,
+    epochs: int = 3,
+    seed: int = 0,
+    use_cache: bool = True,
+    progress: bool = True,
+) -> SplitFeatures:
+    """Train (or load) a LAM and compute its pooled features on a train and a test split.
+
+    Parameters
+    ----------
+    dataset : {"synthetic", "eurosat"}
+        Synthetic scenes (70 % / 30 % of ``num_samples``), or EuroSAT RGB from
+        ``SPIKESAT_DATA_DIR`` (its train and test splits; ``num_samples`` caps each split).
+    model : str
+        A name from :func:`spikesat.models.list_models`.
+    num_samples : int
+        Scenes to generate, or the cap per EuroSAT split.
+    image_size : int
+        Synthetic scene size [pixels] (EuroSAT is 64); ViTs are built for this size.
+    epochs : int
+        Training epochs of the LAM.
+    seed : int
+        Seed of the data, the model initialisation and the training.
+    use_cache : bool
+        Load the LAM from the cache when a checkpoint of the same recipe exists.
+    progress : bool
+        Show rich progress bars.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if not isinstance(num_samples, int) or num_samples < 20:
+        raise ValueError(f"num_samples must be an integer >= 20, got {num_samples!r}")
+    if dataset == "synthetic":
+        images, labels = synthetic_scenes(num_samples, image_size=image_size, seed=seed).tensors()
+        cut = int(0.7 * num_samples)
+        train, test = (images[:cut], labels[:cut]), (images[cut:], labels[cut:])
+    else:
+        train = _capped(eurosat(split="train", seed=seed).tensors(), num_samples, seed)
+        test = _capped(eurosat(split="test", seed=seed).tensors(), num_samples, seed)
+        image_size = int(train[0].shape[-1])
+    tag = f"snn-{model}-{dataset}-n{num_samples}-s{image_size}-e{epochs}-seed{seed}.pt"
+    path = cache_dir() / tag
+    if use_cache and path.is_file():
+        lam, _ = load_checkpoint(path)
+    else:
+        torch.manual_seed(seed)
+        size = {"img_size": image_size} if model.startswith("vit") else {}
+        lam = create(model, in_chans=int(train[0].shape[1]), num_classes=10, **size)
+        result = fit(
+            lam,
+            train,
+            test,
+            TrainConfig(epochs=epochs, batch_size=64, lr=2e-3, seed=seed, device="auto"),
+            progress=progress,
+        )
+        save_checkpoint(lam, path, meta={"val_accuracy": result.val_accuracy, "recipe": tag})
+    lam = lam.cpu().eval()
+    return SplitFeatures(
+        lam=lam,
+        train_features=_features(lam, train[0]),
+        train_labels=train[1],
+        test_features=_features(lam, test[0]),
+        test_labels=test[1],
+        checkpoint=path,
+    )
+
+
+def _capped(data: tuple[torch.Tensor, torch.Tensor], cap: int, seed: int):
+    images, labels = data
+    if len(images) <= cap:
+        return images, labels
+    idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:cap]
+    return images[idx], labels[idx]
+
+
+def _features(lam: LAM, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat(
+            [
+                lam.forward_features(images[i : i + batch_size])
+                for i in range(0, len(images), batch_size)
+            ]
+        )
