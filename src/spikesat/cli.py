@@ -186,8 +186,12 @@ def pretrain(
 
 def _register_area_commands() -> None:
     """Each area's command lives beside its code (``spikesat/<area>/command.py``)."""
+    from spikesat.channels.command import command as link_command
+    from spikesat.orbits.command import command as orbits_command
     from spikesat.snn.command import command as snn_command
 
+    app.command("orbits")(orbits_command)
+    app.command("link")(link_command)
     app.command("snn")(snn_command)
 
 

@@ -1,0 +1,175 @@
+"""Elevation, azimuth and range from ground stations to satellites, vectorised.
+
+"Up" is the WGS-84 ellipsoid normal at the station (geodetic), as in Skyfield's ``altaz``;
+no refraction. Station-to-satellite products are matrix products over the station axis, so a
+chunk of ``[S, T]`` positions against ``G`` stations costs a few BLAS calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spikesat.orbits.stations import GroundStation, stations_ecef_km
+
+
+@dataclass(frozen=True)
+class StationFrames:
+    """Earth-fixed positions and local east/north/up unit vectors of ``G`` stations.
+
+    Attributes
+    ----------
+    ecef_km, east, north, up : np.ndarray
+        float64 ``[G, 3]`` each.
+    """
+
+    ecef_km: np.ndarray
+    east: np.ndarray
+    north: np.ndarray
+    up: np.ndarray
+
+    @classmethod
+    def from_stations(cls, stations: list[GroundStation]) -> StationFrames:
+        """Build the frames of ``stations``."""
+        ecef = stations_ecef_km(stations)
+        lat = np.radians([s.lat_deg for s in stations])
+        lon = np.radians([s.lon_deg for s in stations])
+        up = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], -1)
+        east = np.stack([-np.sin(lon), np.cos(lon), np.zeros_like(lon)], -1)
+        north = np.cross(up, east)
+        return cls(ecef_km=ecef, east=east, north=north, up=up)
+
+
+@dataclass(frozen=True)
+class LookAngles:
+    """Topocentric look angles, each float64 ``[S, G, T]``.
+
+    Attributes
+    ----------
+    elevation_deg : np.ndarray
+        Elevation above the local horizon [deg].
+    azimuth_deg : np.ndarray
+        Azimuth from north through east [deg] in ``[0, 360)``.
+    range_km : np.ndarray
+        Slant range [km].
+    """
+
+    elevation_deg: np.ndarray
+    azimuth_deg: np.ndarray
+    range_km: np.ndarray
+
+
+def look_angles(sat_ecef_km: np.ndarray, stations: list[GroundStation]) -> LookAngles:
+    """Elevation, azimuth and range of every satellite from every station.
+
+    The output is dense ``[S, G, T]``: for whole shells over long grids use
+    :func:`~spikesat.orbits.contact_plan`, which works in chunks and keeps only links in view.
+
+    Parameters
+    ----------
+    sat_ecef_km : np.ndarray
+        float64 ``[S, T, 3]`` Earth-fixed satellite positions [km].
+    stations : list[GroundStation]
+        ``G`` stations.
+
+    Returns
+    -------
+    LookAngles
+        Arrays ``[S, G, T]``.
+    """
+    r = np.asarray(sat_ecef_km, dtype=np.float64)
+    if r.ndim != 3 or r.shape[-1] != 3:
+        raise ValueError(
+            f"sat_ecef_km must have shape [S, T, 3], got {r.shape}; use "
+            "constellation.positions_ecef_km(times)"
+        )
+    frames = StationFrames.from_stations(stations)
+    d = r[:, None, :, :] - frames.ecef_km[None, :, None, :]
+    rng = np.linalg.norm(d, axis=-1)
+    up = np.einsum("sgtk,gk->sgt", d, frames.up)
+    east = np.einsum("sgtk,gk->sgt", d, frames.east)
+    north = np.einsum("sgtk,gk->sgt", d, frames.north)
+    elevation = np.degrees(np.arcsin(np.clip(up / rng, -1.0, 1.0)))
+    azimuth = np.degrees(np.arctan2(east, north)) % 360.0
+    return LookAngles(elevation_deg=elevation, azimuth_deg=azimuth, range_km=rng)
+
+
+def samples_above(
+    r_km: np.ndarray, frames: StationFrames, sin_min: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(satellite, step, station) triples whose elevation sine is at least ``sin_min``.
+
+    A float32 matrix product gives every satellite's height above every station's horizon
+    plane. A satellite can only qualify when that height is at least ``sin_min`` times the
+    smallest (positive masks) or largest (negative masks) possible range; those candidates
+    alone are then tested exactly in float64. NaN positions never qualify.
+
+    Parameters
+    ----------
+    r_km : np.ndarray
+        float64 ``[S, T, 3]`` Earth-fixed positions [km].
+    frames : StationFrames
+        ``G`` stations.
+    sin_min : float
+        Sine of the lowest elevation to keep.
+
+    Returns
+    -------
+    sat, step, station : np.ndarray
+        int64 ``[N]`` each, sorted by step, then satellite, then station.
+    """
+    num_sats = r_km.shape[0]
+    rows = np.ascontiguousarray(r_km.transpose(1, 0, 2)).reshape(-1, 3)  # [T*S, 3], step-major
+    radius = np.linalg.norm(rows, axis=-1)
+    finite = np.isfinite(radius)
+    station_radius = np.linalg.norm(frames.ecef_km, axis=-1)
+    if sin_min > 0:
+        lowest = radius[finite].min() if finite.any() else np.inf
+        bound = sin_min * max(lowest - station_radius.max(), 0.0)
+    else:
+        highest = radius[finite].max() if finite.any() else 0.0
+        bound = sin_min * (highest + station_radius.max())
+    plane = np.einsum("gk,gk->g", frames.ecef_km, frames.up)
+    # float32 heights are good to centimetres; the 10 m slack keeps the screen conservative.
+    threshold = (plane + bound - 0.01).astype(np.float32)
+    height32 = rows.astype(np.float32) @ frames.up.T.astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        row, station = np.nonzero(height32 >= threshold)
+    del height32
+    d = rows[row] - frames.ecef_km[station]
+    rng = np.linalg.norm(d, axis=-1)
+    keep = np.einsum("nk,nk->n", d, frames.up[station]) >= sin_min * rng
+    row, station = row[keep], station[keep]
+    step, sat = np.divmod(row, num_sats)
+    return sat, step, station
+
+
+def pair_look(
+    r_km: np.ndarray, v_km_s: np.ndarray, station: np.ndarray, frames: StationFrames
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Look angles and range rate for matched (satellite state, station) pairs.
+
+    Parameters
+    ----------
+    r_km, v_km_s : np.ndarray
+        float64 ``[E, 3]`` Earth-fixed satellite position [km] and velocity [km/s].
+    station : np.ndarray
+        int ``[E]`` station index of each pair.
+    frames : StationFrames
+        The stations.
+
+    Returns
+    -------
+    elevation_deg, azimuth_deg, range_km, range_rate_km_s : np.ndarray
+        float64 ``[E]`` each; the range rate is positive when the satellite recedes.
+    """
+    d = r_km - frames.ecef_km[station]
+    rng = np.linalg.norm(d, axis=-1)
+    up = np.einsum("ek,ek->e", d, frames.up[station])
+    east = np.einsum("ek,ek->e", d, frames.east[station])
+    north = np.einsum("ek,ek->e", d, frames.north[station])
+    elevation = np.degrees(np.arcsin(np.clip(up / rng, -1.0, 1.0)))
+    azimuth = np.degrees(np.arctan2(east, north)) % 360.0
+    range_rate = np.einsum("ek,ek->e", d, v_km_s) / rng
+    return elevation, azimuth, rng, range_rate

@@ -1,0 +1,320 @@
+"""Contact windows from sampled elevations, with edges refined by root finding.
+
+Grid samples only say a satellite was above the mask at step ``k`` and below at ``k - 1``;
+the true rise lies in between. Each edge is refined with scipy's vectorised bracketing root
+finder (Chandrupatla's method, ``scipy.optimize.elementwise.find_root``) to an absolute
+tolerance of 1 ms. Passes that peak above the mask entirely between two samples are found
+from sampled local maxima just below the mask (``scipy.optimize.elementwise.find_minimum``
+on -elevation).
+
+Inside a bracket the position comes from the cubic Hermite interpolant of the exact
+Earth-fixed positions and velocities at the bracket's ends (one propagation per end). Its
+error is about ``h**4 * max|d4r/dt4| / 384``: under a millimetre for 20 s brackets and a few
+metres for 120 s ones in LEO, far below a millisecond of edge time. Brackets wider than
+``2 * HERMITE_MAX_STEP_S`` evaluate the exact propagator at every trial instant instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize.elementwise import find_minimum, find_root
+
+from spikesat.orbits.constellation import Constellation
+from spikesat.orbits.look_angles import StationFrames
+from spikesat.orbits.timegrid import TimeGrid
+from spikesat.units import EARTH_RADIUS_KM
+
+EDGE_TOLERANCE_S = 1e-3
+"""Absolute tolerance of refined window edges [s]."""
+
+LOWEST_ALTITUDE_KM = 200.0
+"""Lowest satellite height assumed when bounding how fast elevation can change [km]."""
+
+FASTEST_GROUND_SPEED_KM_S = 8.3
+"""Upper bound on a LEO satellite's speed relative to a ground station [km/s] (orbital
+speed at 200 km, 7.8 km/s, plus the equatorial rotation speed, 0.47 km/s)."""
+
+PARABOLA_SLACK_DEG = 0.05
+"""Peaks whose three-sample parabola stays this far below the mask [deg] are not searched."""
+
+
+def hidden_pass_margin_deg(step_s: float, min_elevation_deg: float) -> float:
+    """Elevation band below the mask [deg] in which a sampled local maximum may hide a pass.
+
+    For a satellite crossing the sky at angular rate ``w`` (speed over slant range), the
+    elevation near a peak at ``e0`` is ``e0 - c t^2 / 2`` with ``c = w^2 tan(e0)``; the
+    nearest sample is at most ``step_s / 2`` from the peak, hence at most ``c step^2 / 8``
+    below it. ``w`` is bounded by the fastest speed over the shortest slant range at which
+    the mask can be crossed (a satellite at :data:`LOWEST_ALTITUDE_KM`); the band is twice
+    the bound, and at least 0.05 deg.
+    """
+    sin_e = math.sin(math.radians(min_elevation_deg))
+    radius, height = EARTH_RADIUS_KM, LOWEST_ALTITUDE_KM
+    slant_km = -radius * sin_e + math.sqrt((radius * sin_e) ** 2 + 2 * radius * height + height**2)
+    rate = FASTEST_GROUND_SPEED_KM_S / slant_km
+    curvature = rate**2 * max(1.0, math.tan(math.radians(min(min_elevation_deg, 89.0))))
+    return max(0.05, 2.0 * math.degrees(curvature * step_s**2 / 8.0))
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Contact windows, sorted by (sat, station, start).
+
+    Attributes
+    ----------
+    sat, station : np.ndarray
+        int32 ``[K]``.
+    start_s, end_s : np.ndarray
+        float64 ``[K]`` seconds from ``times[0]``; edges at the grid's ends are clipped.
+    max_elevation_deg : np.ndarray
+        float64 ``[K]`` highest sampled (or, for sub-step passes, refined) elevation [deg].
+    """
+
+    sat: np.ndarray
+    station: np.ndarray
+    start_s: np.ndarray
+    end_s: np.ndarray
+    max_elevation_deg: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.sat.size)
+
+    @property
+    def duration_s(self) -> np.ndarray:
+        """float64 ``[K]`` window lengths [s]."""
+        return self.end_s - self.start_s
+
+
+HERMITE_MAX_STEP_S = 60.0
+"""Largest grid step [s] for which brackets use Hermite-interpolated states."""
+
+
+class _EdgeElevation:
+    """Elevation minus the mask inside a set of brackets, addressed by bracket number.
+
+    Parameters
+    ----------
+    constellation, times, frames : ...
+        What is being refined.
+    min_elevation_deg : float
+        The mask [deg].
+    sat, station : np.ndarray
+        int ``[E]`` the pair of each bracket.
+    lo_s, hi_s : np.ndarray
+        float64 ``[E]`` bracket ends [s from ``times.start``].
+    """
+
+    def __init__(
+        self,
+        constellation: Constellation,
+        times: TimeGrid,
+        frames: StationFrames,
+        min_elevation_deg: float,
+        sat: np.ndarray,
+        station: np.ndarray,
+        lo_s: np.ndarray,
+        hi_s: np.ndarray,
+    ) -> None:
+        self.constellation = constellation
+        self.times = times
+        self.frames = frames
+        self.min_elevation_deg = min_elevation_deg
+        self.sat = np.asarray(sat, dtype=np.int64)
+        self.station = np.asarray(station, dtype=np.int64)
+        self.lo_s = np.asarray(lo_s, dtype=np.float64)
+        self.width_s = np.asarray(hi_s, dtype=np.float64) - self.lo_s
+        self.hermite = bool(np.all(self.width_s <= 2.0 * HERMITE_MAX_STEP_S))
+        if self.hermite and self.sat.size:
+            r, v = constellation.pair_states_ecef(
+                times, np.concatenate([self.sat, self.sat]), np.concatenate([self.lo_s, hi_s])
+            )
+            num = self.sat.size
+            self.r0, self.r1, self.v0, self.v1 = r[:num], r[num:], v[:num], v[num:]
+
+    def __call__(self, offsets_s: np.ndarray, edge: np.ndarray) -> np.ndarray:
+        shape = np.shape(offsets_s)
+        x = np.ravel(offsets_s)
+        e = np.broadcast_to(edge, shape).ravel().astype(np.int64)
+        if self.hermite:
+            h = self.width_s[e][:, None]
+            s = (x - self.lo_s[e])[:, None] / h
+            s2, s3 = s * s, s * s * s
+            r = (
+                (2 * s3 - 3 * s2 + 1) * self.r0[e]
+                + (s3 - 2 * s2 + s) * h * self.v0[e]
+                + (3 * s2 - 2 * s3) * self.r1[e]
+                + (s3 - s2) * h * self.v1[e]
+            )
+        else:
+            r, _ = self.constellation.pair_states_ecef(self.times, self.sat[e], x)
+        station = self.station[e]
+        d = r - self.frames.ecef_km[station]
+        sin_el = np.einsum("ek,ek->e", d, self.frames.up[station]) / np.linalg.norm(d, axis=-1)
+        elevation = np.degrees(np.arcsin(np.clip(sin_el, -1.0, 1.0)))
+        return (elevation - self.min_elevation_deg).reshape(shape)
+
+    def negative(self, offsets_s: np.ndarray, edge: np.ndarray) -> np.ndarray:
+        """Minus :meth:`__call__`, for peak finding by minimisation."""
+        return -self(offsets_s, edge)
+
+    def roots(self, edge: np.ndarray, lo_s: np.ndarray, hi_s: np.ndarray) -> np.ndarray:
+        """Mask crossings of brackets ``edge`` inside ``[lo_s, hi_s]`` (a sign change)."""
+        if edge.size == 0:
+            return np.zeros(0)
+        result = find_root(
+            self,
+            (lo_s, hi_s),
+            args=(edge,),
+            tolerances={"xatol": EDGE_TOLERANCE_S, "xrtol": 0.0, "fatol": 0.0, "frtol": 0.0},
+        )
+        roots = np.asarray(result.x, dtype=np.float64)
+        # A bracket without a sign change (an SGP4 failure gives NaN) keeps a grid edge.
+        bad = ~np.isfinite(roots) | ~np.asarray(result.success)
+        if np.any(bad):
+            inside = self(lo_s[bad], edge[bad]) >= 0
+            roots[bad] = np.where(inside, lo_s[bad], hi_s[bad])
+        return roots
+
+
+def extract_windows(
+    constellation: Constellation,
+    times: TimeGrid,
+    frames: StationFrames,
+    min_elevation_deg: float,
+    visible: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    near: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> Windows:
+    """Group sampled visibility into windows and refine their edges.
+
+    Parameters
+    ----------
+    constellation, times, frames : ...
+        What was sampled.
+    min_elevation_deg : float
+        Elevation mask [deg].
+    visible : tuple of np.ndarray
+        ``(sat, station, time_index, elevation_deg)`` of samples at or above the mask.
+    near : tuple of np.ndarray
+        The same for samples in the band just below the mask
+        (:func:`hidden_pass_margin_deg`), used to find passes between samples.
+
+    Returns
+    -------
+    Windows
+    """
+    offsets = times.offsets_s
+    num_times = len(times)
+    num_stations = frames.ecef_km.shape[0]
+
+    sat, station, tidx, elev = visible
+    pair = sat.astype(np.int64) * num_stations + station
+    order = np.lexsort((tidx, pair))
+    pair, tidx_s, elev_s = pair[order], tidx[order].astype(np.int64), elev[order]
+    breaks = np.flatnonzero((np.diff(pair) != 0) | (np.diff(tidx_s) != 1)) + 1
+    first = np.concatenate([[0], breaks]) if pair.size else np.zeros(0, dtype=np.int64)
+    last = np.concatenate([breaks - 1, [pair.size - 1]]) if pair.size else first
+    run_pair = pair[first]
+    k0, k1 = tidx_s[first], tidx_s[last]
+    max_el = np.maximum.reduceat(elev_s, first) if pair.size else np.zeros(0)
+    start = offsets[k0].copy()
+    end = offsets[k1].copy()
+
+    # One bracket per interior edge: rises in (t[k0-1], t[k0]), sets in (t[k1], t[k1+1]).
+    rise = np.flatnonzero(k0 > 0)
+    sets = np.flatnonzero(k1 < num_times - 1)
+    edge_pair = np.concatenate([run_pair[rise], run_pair[sets]])
+    lo = np.concatenate([offsets[k0[rise] - 1], offsets[k1[sets]]])
+    hi = np.concatenate([offsets[k0[rise]], offsets[k1[sets] + 1]])
+    edges = _EdgeElevation(
+        constellation,
+        times,
+        frames,
+        min_elevation_deg,
+        edge_pair // num_stations,
+        edge_pair % num_stations,
+        lo,
+        hi,
+    )
+    crossing = edges.roots(np.arange(edge_pair.size), lo, hi)
+    start[rise] = crossing[: rise.size]
+    end[sets] = crossing[rise.size :]
+
+    hidden = _hidden_passes(constellation, times, frames, min_elevation_deg, near)
+    run_pair = np.concatenate([run_pair, hidden[0]])
+    start = np.concatenate([start, hidden[1]])
+    end = np.concatenate([end, hidden[2]])
+    max_el = np.concatenate([max_el, hidden[3]])
+    order = np.lexsort((start, run_pair))
+    return Windows(
+        sat=(run_pair[order] // num_stations).astype(np.int32),
+        station=(run_pair[order] % num_stations).astype(np.int32),
+        start_s=start[order],
+        end_s=end[order],
+        max_elevation_deg=max_el[order],
+    )
+
+
+def _hidden_passes(
+    constellation: Constellation,
+    times: TimeGrid,
+    frames: StationFrames,
+    min_elevation_deg: float,
+    near: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Passes whose peak clears the mask between samples that are all below it."""
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+    sat, station, tidx, elev = near
+    if sat.size == 0:
+        return empty
+    num_stations = frames.ecef_km.shape[0]
+    offsets = times.offsets_s
+    num_times = len(times)
+    pair = sat.astype(np.int64) * num_stations + station
+    order = np.lexsort((tidx, pair))
+    pair, tidx, elev = pair[order], tidx[order].astype(np.int64), elev[order]
+    same_prev = np.concatenate([[False], (pair[1:] == pair[:-1]) & (tidx[1:] == tidx[:-1] + 1)])
+    same_next = np.concatenate([(pair[1:] == pair[:-1]) & (tidx[1:] == tidx[:-1] + 1), [False]])
+    prev_el = np.where(same_prev, np.roll(elev, 1), -np.inf)
+    next_el = np.where(same_next, np.roll(elev, -1), -np.inf)
+    # Interior samples only: a peak within the first or last step cannot be bracketed.
+    peak = (elev >= prev_el) & (elev >= next_el) & (tidx > 0) & (tidx < num_times - 1)
+    # Where both neighbours were sampled, a parabola through the three samples estimates the
+    # peak to far better than PARABOLA_SLACK_DEG; skip peaks that clearly stay below the mask.
+    curvature = 2.0 * elev - prev_el - next_el
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = elev + (next_el - prev_el) ** 2 / (8.0 * curvature)
+    known = np.isfinite(estimate) & (curvature > 0)
+    peak &= ~known | (estimate >= min_elevation_deg - PARABOLA_SLACK_DEG)
+    if not np.any(peak):
+        return empty
+    pair, k = pair[peak], tidx[peak]
+    lo, mid, hi = offsets[k - 1], offsets[k], offsets[k + 1]
+    fn = _EdgeElevation(
+        constellation,
+        times,
+        frames,
+        min_elevation_deg,
+        pair // num_stations,
+        pair % num_stations,
+        lo,
+        hi,
+    )
+    edge = np.arange(pair.size)
+    result = find_minimum(
+        fn.negative,
+        (lo, mid, hi),
+        args=(edge,),
+        tolerances={"xatol": EDGE_TOLERANCE_S, "xrtol": 0.0},
+    )
+    peak_s = np.asarray(result.x, dtype=np.float64)
+    peak_excess = -np.asarray(result.f_x, dtype=np.float64)
+    clears = np.isfinite(peak_excess) & (peak_excess > 0)
+    if not np.any(clears):
+        return empty
+    edge, peak_s = edge[clears], peak_s[clears]
+    rise = fn.roots(edge, lo[clears], peak_s)
+    sets = fn.roots(edge, peak_s, hi[clears])
+    return pair[clears], rise, sets, peak_excess[clears] + min_elevation_deg
