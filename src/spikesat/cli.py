@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+# CompressAI (through the codecs command) still calls torch.jit.script, which torch deprecates;
+# the warning is about CompressAI's code, not the user's, so the CLI keeps it off the screen.
+warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
 
 app = typer.Typer(
     help="spikesat: satellite edge AI with large models.",
@@ -187,12 +192,14 @@ def pretrain(
 def _register_area_commands() -> None:
     """Each area's command lives beside its code (``spikesat/<area>/command.py``)."""
     from spikesat.channels.command import command as link_command
+    from spikesat.codecs.command import app as codec_app
     from spikesat.orbits.command import command as orbits_command
     from spikesat.snn.command import command as snn_command
 
     app.command("orbits")(orbits_command)
     app.command("link")(link_command)
     app.command("snn")(snn_command)
+    app.add_typer(codec_app, name="codec")
 
 
 _register_area_commands()

@@ -1,0 +1,360 @@
+"""The ``spikesat codec`` command: evaluate codecs (default) and ``train`` a lambda sweep.
+
+Register either the sub-app (evaluation without a sub-command, plus ``train``)::
+
+    app.add_typer(spikesat.codecs.command.app, name="codec")
+
+or only the evaluation as a plain command: ``app.command("codec")(command)``.
+
+Learned codecs are trained against one LAM (identified by a hash of its weights), split point
+and data set, and cached as ``$SPIKESAT_CACHE/codecs/<key>-<codec>-lambda<l>.pt``; evaluation
+picks up every cached point of the sweep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import torch
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from spikesat.codecs.checkpoints import codec_cache_dir, load_codec
+from spikesat.codecs.registry import create, list_codecs
+from spikesat.codecs.training import CodecTrainConfig, evaluate_codec, train_lambda_sweep
+
+app = typer.Typer(help="Task-oriented codecs: evaluate (no sub-command) or `train` a sweep.")
+
+IMAGE_CODECS = ("jpeg", "webp", "avif")
+FEATURE_BASELINES = ("float32", "float16", "int8")
+LEARNED_CODECS = ("factorized", "hyperprior")
+DEFAULT_CODECS = "float32,float16,int8,jpeg,webp,avif,factorized,hyperprior"
+
+
+def load_data(
+    dataset: str, split: str, num_samples: int, seed: int, data_dir: Path | None
+) -> tuple[torch.Tensor, torch.Tensor, tuple[float, ...], tuple[float, ...]]:
+    """Images ``[N, 3, 64, 64]``, labels ``[N]`` and the normalisation (mean, std) of the pixels.
+
+    ``num_samples`` examples are drawn at random (seeded) from the split. Synthetic scenes are
+    zero-mean, unit-variance; their pixels are taken as ``x / 6 + 0.5`` (+-3 sigma -> [0, 1]).
+    """
+    if dataset == "synthetic":
+        from spikesat.data import synthetic_scenes
+
+        offset = {"train": 0, "val": 1, "test": 2}[split]
+        images, labels = synthetic_scenes(
+            num_samples, image_size=64, seed=seed * 3 + offset
+        ).tensors()
+        return images, labels, (0.5, 0.5, 0.5), (1 / 6, 1 / 6, 1 / 6)
+    if dataset == "eurosat":
+        from spikesat.data import eurosat
+        from spikesat.data.eurosat import RGB_MEAN, RGB_STD
+
+        root = None if data_dir is None else data_dir / "eurosat_rgb"
+        images, labels = eurosat(root, split=split, seed=0).tensors()
+        pick = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+        pick = pick[: min(num_samples, len(labels))]
+        return images[pick], labels[pick], tuple(RGB_MEAN), tuple(RGB_STD)
+    raise typer.BadParameter(f"dataset must be 'synthetic' or 'eurosat', got {dataset!r}")
+
+
+def model_key(lam: torch.nn.Module, model: str, at: str, dataset: str) -> str:
+    """Cache key of codecs trained for this LAM's weights, split point and data set."""
+    digest = hashlib.sha1()
+    for name, tensor in sorted(lam.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return f"{model}-{at}-{dataset}-{digest.hexdigest()[:10]}"
+
+
+def _load_lam(model: str, checkpoint: Path | None, seed: int) -> torch.nn.Module:
+    """The LAM with ``checkpoint``'s weights, or a seeded random initialisation without one."""
+    import spikesat.models as models
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return models.create(model, checkpoint=checkpoint).eval()
+
+
+def _parse_list(text: str, kind: type, what: str) -> list[Any]:
+    try:
+        values = [kind(v.strip()) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{what} must be a comma-separated list, got {text!r}") from None
+    if not values:
+        raise typer.BadParameter(f"{what} is empty")
+    return values
+
+
+def _features(onboard: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([onboard(images[i : i + 256]) for i in range(0, len(images), 256)])
+
+
+def command(
+    ctx: typer.Context,
+    dataset: Annotated[
+        str, typer.Option(help="'synthetic' scenes or 'eurosat' (RGB).")
+    ] = "synthetic",
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder holding eurosat_rgb/ (default $SPIKESAT_DATA_DIR).")
+    ] = None,
+    model: Annotated[str, typer.Option(help="LAM name (spikesat.models).")] = "vit-micro-p8",
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="LAM checkpoint (spikesat train); default: a seeded untrained LAM."),
+    ] = None,
+    at: Annotated[str, typer.Option(help="Split point (stage name).")] = "blocks.2",
+    codecs: Annotated[str, typer.Option(help="Comma-separated codec names.")] = DEFAULT_CODECS,
+    qualities: Annotated[
+        str, typer.Option(help="Image-codec qualities (0..100).")
+    ] = "10,30,50,70,90",
+    num_samples: Annotated[int, typer.Option(help="Test examples.")] = 256,
+    seed: Annotated[int, typer.Option(help="Seed of the data subset.")] = 0,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON here.")
+    ] = None,
+    png_path: Annotated[
+        Path | None, typer.Option("--png", help="Write the rate-accuracy plot here.")
+    ] = None,
+) -> None:
+    """Evaluate codecs: bytes per image (real packets) against accuracy behind the split LAM."""
+    if ctx is not None and ctx.invoked_subcommand is not None:
+        return
+    names = _parse_list(codecs, str, "codecs")
+    unknown = [n for n in names if n not in list_codecs()]
+    if unknown:
+        raise typer.BadParameter(f"unknown codec(s) {unknown}; choices: {', '.join(list_codecs())}")
+    if "deepjscc" in names:
+        raise typer.BadParameter("deepjscc is analog (no bytes); see benchmarks/codecs.py")
+    quality_list = _parse_list(qualities, int, "qualities")
+    bad = [q for q in quality_list if not 0 <= q <= 100]
+    if bad:
+        raise typer.BadParameter(f"qualities must be in 0..100, got {bad}")
+    if num_samples < 1:
+        raise typer.BadParameter(f"num_samples must be >= 1, got {num_samples}")
+    console = Console()
+    import spikesat.models as models
+
+    lam = _load_lam(model, checkpoint, seed)
+    split = models.split(lam, at=at)
+    images, labels, mean, std = load_data(dataset, "test", num_samples, seed, data_dir)
+    features = _features(split.onboard, images)
+    in_channels = features.shape[-1] if features.dim() == 3 else features.shape[1]
+    key = model_key(lam, model, at, dataset)
+    rows: list[dict[str, Any]] = []
+    with torch.no_grad():
+        base_acc = float((split.remote(features).argmax(1) == labels).float().mean())
+    rows.append({"codec": "uncompressed", "setting": "-", "accuracy": base_acc})
+    jobs: list[tuple[str, str, Any, bool]] = []
+    for name in names:
+        if name in IMAGE_CODECS:
+            for q in quality_list:
+                jobs.append((name, f"q={q}", create(name, 3, quality=q, mean=mean, std=std), True))
+        elif name in LEARNED_CODECS:
+            found = sorted(codec_cache_dir().glob(f"{key}-{name}-lambda*.pt"))
+            if not found:
+                rows.append({"codec": name, "setting": "not trained: run `spikesat codec train`"})
+            for path in found:
+                codec, meta = load_codec(path)
+                jobs.append((name, f"lambda={meta.get('lmbda')}", codec, False))
+        else:
+            jobs.append((name, "-", create(name, in_channels), False))
+    with _progress() as bar:
+        task = bar.add_task("evaluating codecs", total=len(jobs))
+        for name, setting, codec, on_images in jobs:
+            if on_images:
+                result = evaluate_codec(codec, images, labels, split)
+            else:
+                result = evaluate_codec(codec, features, labels, split.remote)
+            rows.append({"codec": name, "setting": setting, **result})
+            bar.advance(task)
+    _print_table(
+        console, rows, f"codecs on {dataset} ({model} split at {at}, {len(labels)} images)"
+    )
+    summary = {
+        "dataset": dataset,
+        "model": model,
+        "at": at,
+        "num_examples": len(labels),
+        "rows": rows,
+    }
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(summary, indent=2) + "\n")
+    if png_path is not None:
+        plot_rate_accuracy(rows, png_path, title=f"{model} @ {at} on {dataset}")
+
+
+app.callback(invoke_without_command=True)(command)
+
+
+@app.command("train")
+def train(
+    dataset: Annotated[
+        str, typer.Option(help="'synthetic' scenes or 'eurosat' (RGB).")
+    ] = "synthetic",
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder holding eurosat_rgb/ (default $SPIKESAT_DATA_DIR).")
+    ] = None,
+    model: Annotated[str, typer.Option(help="LAM name (spikesat.models).")] = "vit-micro-p8",
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="LAM checkpoint the codec is trained for.")
+    ] = None,
+    at: Annotated[str, typer.Option(help="Split point (stage name).")] = "blocks.2",
+    codec: Annotated[str, typer.Option(help="'factorized' or 'hyperprior'.")] = "factorized",
+    lambdas: Annotated[
+        str, typer.Option(help="Rate weights of the sweep [per bit].")
+    ] = "0.0001,0.0003,0.001,0.004",
+    epochs: Annotated[int, typer.Option(help="Epochs per lambda.")] = 5,
+    num_samples: Annotated[int, typer.Option(help="Training examples.")] = 2048,
+    batch_size: Annotated[int, typer.Option(help="Examples per step.")] = 64,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 5e-3,
+    latent_channels: Annotated[int, typer.Option(help="Coded channels per position.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of data subset and training.")] = 0,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the sweep as JSON here.")
+    ] = None,
+) -> None:
+    """Train a learned codec over a lambda sweep; checkpoints go to $SPIKESAT_CACHE/codecs."""
+    if codec not in LEARNED_CODECS:
+        raise typer.BadParameter(f"codec must be one of {LEARNED_CODECS}, got {codec!r}")
+    lambda_list = _parse_list(lambdas, float, "lambdas")
+    if any(v < 0 for v in lambda_list):
+        raise typer.BadParameter(f"lambdas must be >= 0, got {lambda_list}")
+    import spikesat.models as models
+
+    lam = _load_lam(model, checkpoint, seed)
+    split = models.split(lam, at=at)
+    images, labels, _, _ = load_data(dataset, "train", num_samples, seed, data_dir)
+    val_images, val_labels, _, _ = load_data(
+        dataset, "val", max(num_samples // 4, 64), seed, data_dir
+    )
+    features = _features(split.onboard, images)
+    val_features = _features(split.onboard, val_images)
+    in_channels = features.shape[-1] if features.dim() == 3 else features.shape[1]
+    key = model_key(lam, model, at, dataset)
+    config = CodecTrainConfig(num_epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    with _progress() as bar:
+        task = bar.add_task("training", total=None)
+        entries = train_lambda_sweep(
+            codec,
+            in_channels,
+            lambda_list,
+            features,
+            labels,
+            split.remote,
+            codec_kwargs={"latent_channels": latent_channels},
+            config=config,
+            checkpoint_dir=codec_cache_dir(),
+            checkpoint_prefix=f"{key}-",
+            meta={"model": model, "at": at, "dataset": dataset, "lam_checkpoint": str(checkpoint)},
+            progress=_BarUpdate(bar, task),
+        )
+    rows = []
+    for entry in entries:
+        result = evaluate_codec(entry.codec, val_features, val_labels, split.remote)
+        rows.append(
+            {
+                "codec": codec,
+                "setting": f"lambda={entry.lmbda:g}",
+                **result,
+                "checkpoint": str(entry.checkpoint),
+            }
+        )
+    _print_table(Console(), rows, f"{codec} sweep on {dataset} val ({model} @ {at})")
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"rows": rows, "sweep": [e.to_dict() for e in entries]}
+        json_path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+class _BarUpdate:
+    """Sweep progress -> rich bar (picklable callable)."""
+
+    def __init__(self, bar: Progress, task: Any) -> None:
+        self.bar, self.task = bar, task
+
+    def __call__(self, lmbda: float, step: int, total: int, metrics: dict[str, float]) -> None:
+        self.bar.update(
+            self.task,
+            completed=step,
+            total=total,
+            description=f"lambda {lmbda:g}: loss {metrics['loss']:.3f}, {metrics['bits']:.0f} bit",
+        )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        disable=bool(os.environ.get("SPIKESAT_NO_PROGRESS")),
+        transient=True,
+    )
+
+
+def _print_table(console: Console, rows: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    for col in ("codec", "setting", "bytes/img (wire)", "payload bytes", "accuracy"):
+        table.add_column(col)
+    for row in rows:
+        wire = row.get("bytes_per_example")
+        payload = row.get("payload_bytes_per_example")
+        acc = row.get("accuracy")
+        table.add_row(
+            row["codec"],
+            str(row.get("setting", "")),
+            "-" if wire is None else f"{wire:.1f}",
+            "-" if payload is None else f"{payload:.1f}",
+            "-" if acc is None else f"{100 * acc:.2f}%",
+        )
+    console.print(table)
+
+
+def plot_rate_accuracy(rows: list[dict[str, Any]], path: Path, title: str = "") -> Path:
+    """Scatter bytes per image (log) against accuracy, one series per codec; write ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    series: dict[str, list[tuple[float, float]]] = {}
+    for row in rows:
+        if row.get("bytes_per_example") is not None:
+            series.setdefault(row["codec"], []).append((row["bytes_per_example"], row["accuracy"]))
+    colors = plt.cm.tab20.colors
+    markers = "osD^v<>phX*"
+    for i, (name, points) in enumerate(sorted(series.items())):
+        points.sort()
+        ax.plot(
+            [p[0] for p in points],
+            [100 * p[1] for p in points],
+            marker=markers[i % len(markers)],
+            color=colors[i % len(colors)],
+            label=name,
+        )
+    base = [r["accuracy"] for r in rows if r["codec"] == "uncompressed"]
+    if base:
+        ax.axhline(100 * base[0], color="k", ls="--", lw=1, label="uncompressed")
+    ax.set_xscale("log")
+    ax.set_xlabel("bytes per image on the wire (headers + CRC)")
+    ax.set_ylabel("accuracy [%]")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

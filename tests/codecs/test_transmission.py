@@ -1,0 +1,127 @@
+"""Transmission over a lossy link: seeded packet losses, erasure flags, ARQ accounting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+from spikesat.codecs import create, transmit
+
+
+@dataclass
+class StandInLink:
+    """Stand-in for spikesat.channels.LinkState."""
+
+    snr_db: float = 5.0
+    modcod: str = "QPSK 1/2"
+    rate_bps: float = 1e6
+    delay_s: float = 0.005
+    spectral_efficiency: float = 1.0
+
+
+class FixedLoss:
+    """Stand-in packet-error model: a fixed probability, recording its calls."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+        self.calls: list[tuple] = []
+
+    def __call__(self, num_bytes, snr_db, modcod, fading=None) -> float:
+        self.calls.append((num_bytes, snr_db, modcod, fading))
+        return self.p
+
+
+def _streams(n: int = 20, mtu: int = 128):
+    codec = create("int8", 16, compressor="none", mtu_bytes=mtu)
+    x = torch.randn(n, 9, 16, generator=torch.Generator().manual_seed(0))
+    return codec, x, codec.compress(x)
+
+
+def test_clean_link_delivers_everything_exactly() -> None:
+    codec, _x, streams = _streams()
+    model = FixedLoss(0.0)
+    sent = transmit(streams, StandInLink(), packet_error_fn=model)
+    assert sent.num_packets_lost == 0 and sent.num_bytes_sent == sent.num_bytes_offered
+    assert torch.equal(codec.decompress(sent.bitstreams), codec.decompress(streams))
+    assert model.calls[0][1:] == (5.0, "QPSK 1/2", None)
+    expected = 8 * sent.num_bytes_sent / 1e6 + 0.005
+    assert sent.delay_s == pytest.approx(expected)
+
+
+def test_dead_link_erases_and_flags() -> None:
+    codec, _x, streams = _streams(n=5)
+    sent = transmit(streams, StandInLink(), packet_error_fn=FixedLoss(1.0))
+    result = codec.decompress(sent.bitstreams, on_error="flag", shape=(9, 16))
+    assert result.corrupted and bool(result.erasure_mask.all())
+    with pytest.raises(ValueError, match="no packet received"):
+        codec.decompress(sent.bitstreams)
+
+
+def test_loss_rate_matches_probability_and_is_seeded() -> None:
+    _, _, streams = _streams(n=200)
+    num_packets = sum(s.num_packets for s in streams)
+    a = transmit(streams, StandInLink(), packet_error_fn=FixedLoss(0.3), seed=4)
+    b = transmit(streams, StandInLink(), packet_error_fn=FixedLoss(0.3), seed=4)
+    assert a.num_packets_lost == b.num_packets_lost
+    sigma = np.sqrt(num_packets * 0.3 * 0.7)
+    assert abs(a.num_packets_lost - 0.3 * num_packets) < 4 * sigma
+
+
+def test_arq_counts_bytes_rounds_and_delay() -> None:
+    _, _, streams = _streams(n=50)
+    link = StandInLink()
+    sent = transmit(
+        streams, link, arq=True, max_retransmissions=6, packet_error_fn=FixedLoss(0.3), seed=1
+    )
+    size = streams[0].packets[0].num_bytes
+    assert all(p.num_bytes == size for s in streams for p in s.packets[:-1])
+    assert sent.num_retransmissions > 0
+    assert sent.num_packets_sent == sum(s.num_packets for s in streams) + sent.num_retransmissions
+    assert sent.num_bytes_sent > sent.num_bytes_offered
+    expected = 8 * sent.num_bytes_sent / link.rate_bps + (1 + 2 * sent.num_rounds) * link.delay_s
+    assert sent.delay_s == pytest.approx(expected)
+    # P(a packet fails 7 times) = 0.3**7 ~ 2e-4: almost everything arrives.
+    assert sent.num_packets_lost <= 2
+
+
+def test_corrupt_mode_is_caught_by_crc() -> None:
+    codec, _x, streams = _streams(n=30)
+    sent = transmit(streams, StandInLink(), loss="corrupt", packet_error_fn=FixedLoss(0.5), seed=2)
+    assert sent.num_packets_lost > 0
+    result = codec.decompress(sent.bitstreams, on_error="flag", shape=(9, 16))
+    damaged = result.erasure_mask
+    assert bool(damaged.any())
+    clean = codec.decompress(streams)
+    assert torch.equal(result.x_hat[~damaged], clean[~damaged])
+
+
+def test_bad_arguments() -> None:
+    _, _, streams = _streams(n=2)
+    with pytest.raises(ValueError, match="loss"):
+        transmit(streams, StandInLink(), loss="drop", packet_error_fn=FixedLoss(0))
+    with pytest.raises(ValueError, match="link_state has no 'snr_db'"):
+        transmit(streams, object(), packet_error_fn=FixedLoss(0))
+    with pytest.raises(ValueError, match="link is down"):
+        transmit(streams, StandInLink(rate_bps=0.0), packet_error_fn=FixedLoss(0))
+    with pytest.raises(ValueError, match=r"not in \[0, 1\]"):
+        transmit(streams, StandInLink(), packet_error_fn=FixedLoss(1.5))
+    with pytest.raises(ValueError, match="max_retransmissions"):
+        transmit(
+            streams, StandInLink(), arq=True, max_retransmissions=-1, packet_error_fn=FixedLoss(0)
+        )
+
+
+def test_default_model_is_spikesat_channels() -> None:
+    channels = pytest.importorskip("spikesat.channels")
+    _, _, streams = _streams(n=10)
+    good = channels.LinkState(
+        snr_db=6.0, rate_bps=1e6, modcod="QPSK 1/2", delay_s=0.004, spectral_efficiency=0.99
+    )
+    bad = channels.LinkState(
+        snr_db=-3.0, rate_bps=1e6, modcod="QPSK 1/2", delay_s=0.004, spectral_efficiency=0.99
+    )
+    assert transmit(streams, good).num_packets_lost == 0  # 5 dB above threshold
+    assert transmit(streams, bad).num_packets_lost == sum(s.num_packets for s in streams)
