@@ -19,16 +19,40 @@ def _cache(tmp_path, monkeypatch):
 
 
 def test_demo_runs_every_stage_and_caches_its_model() -> None:
-    first = run_demo(num_train=40, epochs=1, progress=False)
+    first = run_demo(num_train=40, epochs=1, progress=False, codec_epochs=1)
     stages = [row["stage"] for row in first["stages"]]
-    assert stages[:4] == ["data", "LAM", "split", "remote"]
+    assert stages == [
+        "data",
+        "LAM",
+        "split",
+        "remote",
+        "orbit",
+        "link",
+        "codec",
+        "spiking head",
+        "energy",
+    ]
     summary = first["summary"]
+    json.dumps(summary)  # JSON-ready
     # The split is exact, so split inference scores exactly what the whole model scores.
     assert summary["accuracy"] == summary["accuracy_whole_model"]
     assert summary["split_point"]["at"] == "blocks.1"
-    second = run_demo(num_train=40, epochs=1, progress=False)
+    # The codec's real bytes are far fewer than the float features, and it was trained here.
+    assert 0 < summary["codec"]["bytes_per_image"] < summary["split_point"]["bytes_fp32"] / 10
+    assert summary["codec"]["cached"] is False
+    energy = summary["energy"]
+    assert energy["total_j"] == pytest.approx(energy["compute_j"] + energy["transmit_j"])
+    airtime_s = (
+        8
+        * summary["codec"]["bytes_per_image"]
+        / energy["ledger"]["entries"][1]["details"]["rate_bps"]
+    )
+    assert energy["transmit_j"] == pytest.approx(energy["tx_power_w"] * airtime_s)
+    second = run_demo(num_train=40, epochs=1, progress=False, codec_epochs=1)
     assert "loaded from cache" in second["stages"][1]["result"]
+    assert second["summary"]["codec"]["cached"] is True
     assert second["summary"]["accuracy"] == summary["accuracy"]
+    assert second["summary"]["codec"]["accuracy"] == summary["codec"]["accuracy"]
 
 
 def test_train_command_writes_json_and_checkpoint(tmp_path) -> None:

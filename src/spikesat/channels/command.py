@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from spikesat._progress import progress_bar
 from spikesat.channels.fading.base import CHANNELS
 from spikesat.channels.link_budget import LinkBudget
 from spikesat.channels.link_trace import LinkTrace, link_trace
@@ -68,7 +68,7 @@ def command(
                 f"{', '.join(CHANNELS.names())}"
             )
         budget = LinkBudget.preset(preset)
-        with _progress(console) as bar:
+        with progress_bar(console=console) as bar:
             task = bar.add_task("contact plan", total=1)
             plan = _plan(constellation, stations, start, duration_s, step_s, min_elevation_deg)
             bar.update(task, completed=1)
@@ -214,16 +214,6 @@ def _plan(
     times = orbits.time_grid(shell.epoch if start is None else start, duration_s, step_s)
     return orbits.contact_plan(
         shell, times, orbits.ground_stations(stations), min_elevation_deg=min_elevation_deg
-    )
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
     )
 
 

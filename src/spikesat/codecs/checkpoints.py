@@ -8,7 +8,6 @@ repository.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +15,14 @@ import torch
 
 from spikesat.codecs.base import Codec
 from spikesat.codecs.registry import create
+from spikesat.models import cache_dir
 
 FORMAT_VERSION = 1
 
 
 def codec_cache_dir() -> Path:
     """``$SPIKESAT_CACHE/codecs`` (default ``~/.cache/spikesat/codecs``), created if needed."""
-    root = Path(os.environ.get("SPIKESAT_CACHE", Path.home() / ".cache" / "spikesat"))
-    path = root.expanduser() / "codecs"
+    path = cache_dir() / "codecs"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import torch
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
+from spikesat._progress import progress_bar
 from spikesat.codecs.checkpoints import codec_cache_dir, load_codec
 from spikesat.codecs.registry import create, list_codecs
 from spikesat.codecs.training import CodecTrainConfig, evaluate_codec, train_lambda_sweep
@@ -43,16 +43,17 @@ def load_data(
     """Images ``[N, 3, 64, 64]``, labels ``[N]`` and the normalisation (mean, std) of the pixels.
 
     ``num_samples`` examples are drawn at random (seeded) from the split. Synthetic scenes are
-    zero-mean, unit-variance; their pixels are taken as ``x / 6 + 0.5`` (+-3 sigma -> [0, 1]).
+    rendered in [0, 1] and normalised with ``PIXEL_MEAN`` / ``PIXEL_STD``, which undo exactly.
     """
     if dataset == "synthetic":
         from spikesat.data import synthetic_scenes
+        from spikesat.data.synthetic import PIXEL_MEAN, PIXEL_STD
 
         offset = {"train": 0, "val": 1, "test": 2}[split]
         images, labels = synthetic_scenes(
             num_samples, image_size=64, seed=seed * 3 + offset
         ).tensors()
-        return images, labels, (0.5, 0.5, 0.5), (1 / 6, 1 / 6, 1 / 6)
+        return images, labels, (PIXEL_MEAN,) * 3, (PIXEL_STD,) * 3
     if dataset == "eurosat":
         from spikesat.data import eurosat
         from spikesat.data.eurosat import RGB_MEAN, RGB_STD
@@ -167,7 +168,7 @@ def command(
                 jobs.append((name, f"lambda={meta.get('lmbda')}", codec, False))
         else:
             jobs.append((name, "-", create(name, in_channels), False))
-    with _progress() as bar:
+    with progress_bar() as bar:
         task = bar.add_task("evaluating codecs", total=len(jobs))
         for name, setting, codec, on_images in jobs:
             if on_images:
@@ -242,7 +243,7 @@ def train(
     in_channels = features.shape[-1] if features.dim() == 3 else features.shape[1]
     key = model_key(lam, model, at, dataset)
     config = CodecTrainConfig(num_epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    with _progress() as bar:
+    with progress_bar() as bar:
         task = bar.add_task("training", total=None)
         entries = train_lambda_sweep(
             codec,
@@ -289,17 +290,6 @@ class _BarUpdate:
             total=total,
             description=f"lambda {lmbda:g}: loss {metrics['loss']:.3f}, {metrics['bits']:.0f} bit",
         )
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=bool(os.environ.get("SPIKESAT_NO_PROGRESS")),
-        transient=True,
-    )
 
 
 def _print_table(console: Console, rows: list[dict[str, Any]], title: str) -> None:

@@ -43,8 +43,9 @@ SYNTHETIC_CLASSES = (
     "River",
     "SeaLake",
 )
-_PIXEL_MEAN = 0.5
-_PIXEL_STD = 0.25
+PIXEL_MEAN = 0.5
+"""Scenes are rendered in [0, 1] and normalised as ``(pixel - PIXEL_MEAN) / PIXEL_STD``."""
+PIXEL_STD = 0.25
 
 
 class SyntheticScenes(Dataset):
@@ -124,7 +125,7 @@ def synthetic_scenes(
     m = masks.unsqueeze(1)
     images = background * (1 - m) + foreground * m
     images = images + 0.03 * torch.randn(images.shape, generator=gen)
-    images = (images.clamp(0, 1) - _PIXEL_MEAN) / _PIXEL_STD
+    images = (images.clamp(0, 1) - PIXEL_MEAN) / PIXEL_STD
     return SyntheticScenes(images.float(), labels.long())
 
 

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from spikesat._progress import progress_bar
 from spikesat.orbits.constellation import Constellation
 from spikesat.orbits.contact_plan import ContactPlan, contact_plan
 from spikesat.orbits.plots import PLOT_KINDS, plot_contact_gantt, plot_ground_tracks
@@ -79,7 +79,7 @@ def command(
             )
         times = time_grid(start, duration_s, step_s)
         use_isl = "plus-grid" if isl and constellation.planes is not None else None
-        with _progress(console) as bar:
+        with progress_bar(console=console) as bar:
             task = bar.add_task("contact plan", total=len(times))
             plan = contact_plan(
                 constellation,
@@ -211,17 +211,6 @@ def _constellation(preset: str, tle: Path | None, select: str | None) -> Constel
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StaleTLEWarning)
         return load_tle(tle, select=select)
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} steps"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
 
 
 def _print_table(console: Console, plan: ContactPlan, summary: dict[str, Any]) -> None:

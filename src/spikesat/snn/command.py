@@ -15,6 +15,7 @@ from rich.progress import Progress
 from rich.table import Table
 from torch import nn
 
+from spikesat._progress import progress_bar
 from spikesat.energy import list_hardware
 from spikesat.snn.features import DATASETS, lam_features
 from spikesat.snn.heads import head_energy, spiking_head, task_head_of
@@ -56,7 +57,7 @@ def command(
         dataset, model, num_samples, image_size, epochs, seed, use_cache=not no_cache
     )
     total = 2 + len(method_list) * len(step_list)
-    with Progress(console=console, transient=True) as progress:
+    with progress_bar(console=console) as progress:
         task = progress.add_task("converting and evaluating", total=total)
         rows = sweep_num_steps(
             data.lam,

@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
+from spikesat._progress import progress_bar
 from spikesat.train.augment import augment_batch
 
 
@@ -214,7 +214,7 @@ def fit(
         result.history = state["history"]
         start_epoch = state["epoch"]
     began = time.time()
-    with _progress(progress) as bar:
+    with progress_bar(progress, transient=False) as bar:
         task = bar.add_task("training", total=total_steps, completed=start_epoch * steps_per_epoch)
         last_epoch = (
             cfg.epochs
@@ -296,14 +296,3 @@ def _save_state(path, model, optimiser, schedule, gen, history, epoch) -> None:
         tmp,
     )
     tmp.replace(path)
-
-
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=False,
-    )

@@ -15,10 +15,11 @@ import torch
 from timm.models.vision_transformer import Block
 from torch import nn
 
+from spikesat._progress import progress_bar
 from spikesat.models.lam import LAM
 from spikesat.models.vit import ViTEmbed
 from spikesat.train.augment import augment_batch
-from spikesat.train.loop import _progress, _WarmupCosine, as_tensors, resolve_device
+from spikesat.train.loop import _WarmupCosine, as_tensors, resolve_device
 
 
 class MaskedAutoencoder(nn.Module):
@@ -152,7 +153,7 @@ def pretrain_mae(
     history: list[dict[str, float]] = []
     began = time.time()
     mae.train()
-    with _progress(progress) as bar:
+    with progress_bar(progress, transient=False) as bar:
         task = bar.add_task("MAE pretraining", total=cfg.epochs * steps_per_epoch)
         for epoch in range(cfg.epochs):
             order = torch.randperm(len(images), generator=gen)

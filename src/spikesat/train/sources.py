@@ -8,19 +8,27 @@ from pathlib import Path
 import torch
 
 from spikesat.data import eurosat, synthetic_scenes
+from spikesat.data.eurosat import MS_MEAN, MS_STD, RGB_MEAN, RGB_STD
+from spikesat.data.synthetic import PIXEL_MEAN, PIXEL_STD
 
 SOURCES = ("synthetic", "eurosat")
 
 
 @dataclass
 class Splits:
-    """Train / val / test tensors of one source: each a pair ``(images [N,C,H,W], labels [N])``."""
+    """Train / val / test tensors of one source: each a pair ``(images [N,C,H,W], labels [N])``.
+
+    ``pixel_mean`` / ``pixel_std`` (one per band) undo the normalisation:
+    ``raw = image * std + mean`` (in [0, 1] for RGB, digital numbers for EuroSAT MS).
+    """
 
     name: str
     train: tuple[torch.Tensor, torch.Tensor]
     val: tuple[torch.Tensor, torch.Tensor]
     test: tuple[torch.Tensor, torch.Tensor]
     classes: tuple[str, ...]
+    pixel_mean: tuple[float, ...]
+    pixel_std: tuple[float, ...]
 
     @property
     def in_chans(self) -> int:
@@ -63,7 +71,13 @@ def load_splits(
             for offset, n in ((0, n_train), (1000, n_test), (2000, n_test))
         ]
         classes = synthetic_scenes(1, seed=seed).classes
-        return Splits("synthetic", parts[0], parts[1], parts[2], classes)
+        return Splits(
+            "synthetic",
+            *parts,
+            classes,
+            pixel_mean=(PIXEL_MEAN,) * bands,
+            pixel_std=(PIXEL_STD,) * bands,
+        )
     sets = {
         s: eurosat(data_dir, split=s, modality=modality, seed=seed)
         for s in ("train", "val", "test")
@@ -84,4 +98,6 @@ def load_splits(
         tensors["val"],
         tensors["test"],
         sets["train"].classes,
+        pixel_mean=RGB_MEAN if modality == "rgb" else MS_MEAN,
+        pixel_std=RGB_STD if modality == "rgb" else MS_STD,
     )

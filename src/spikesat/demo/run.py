@@ -1,9 +1,4 @@
-"""``spikesat demo``: the whole data path on embedded defaults, one stage per row.
-
-data -> LAM (trained once and cached) -> split -> on-board features -> remote -> accuracy.
-Each later capability (orbits, channels, codecs, spiking heads, energy, federated rounds)
-adds its own stage here, so the demo always shows the whole path.
-"""
+"""``run_demo``: every stage of the data path on embedded defaults, one table row per stage."""
 
 from __future__ import annotations
 
@@ -14,45 +9,15 @@ from typing import Any
 import torch
 
 import spikesat.models as models
-from spikesat.train import TrainConfig, evaluate, fit, load_splits
-
-DEMO_MODEL = "vit-micro-p8"
-DEMO_SPLIT_AT = "blocks.1"
-DEMO_NUM_TRAIN = 4000
-DEMO_EPOCHS = 8
+from spikesat.demo.codec import demo_codec
+from spikesat.demo.lam import DEMO_EPOCHS, DEMO_MODEL, DEMO_NUM_TRAIN, DEMO_SPLIT_AT, demo_lam
+from spikesat.demo.stages import codec_stage, energy_stage, link_stage, orbit_stage, snn_stage
+from spikesat.train import evaluate
 
 
-def demo_lam(
-    source: str,
-    data_dir: str | Path | None,
-    seed: int,
-    progress: bool,
-    num_train: int = DEMO_NUM_TRAIN,
-    epochs: int = DEMO_EPOCHS,
-) -> tuple[models.LAM, Any, dict[str, Any]]:
-    """The demo's trained LAM and data: from the cache, or trained (~2 min on 2 cores)."""
-    splits = load_splits(
-        source, data_dir, num_train=num_train, num_test=min(1000, num_train), seed=seed
-    )
-    name = f"{DEMO_MODEL}-{splits.name}-n{num_train}-e{epochs}-seed{seed}.pt"
-    path = models.cache_dir() / "demo" / name
-    if path.is_file():
-        lam, meta = models.load_checkpoint(path)
-        meta = {**meta, "cached": True, "checkpoint": str(path)}
-        return lam, splits, meta
-    torch.manual_seed(seed)
-    lam = models.create(DEMO_MODEL, in_chans=splits.in_chans, num_classes=len(splits.classes))
-    config = TrainConfig(epochs=epochs, batch_size=64, lr=2e-3, warmup_epochs=0.5, seed=seed)
-    result = fit(lam, splits.train, splits.val, config, progress=progress)
-    meta = {
-        "train_wall_time_s": round(result.wall_time_s, 1),
-        "val_accuracy": result.val_accuracy,
-        "epochs": epochs,
-        "num_train": len(splits.train[1]),
-        "data": splits.name,
-    }
-    models.save_checkpoint(lam, path, meta=meta)
-    return lam, splits, {**meta, "cached": False, "checkpoint": str(path)}
+def _onboard_features(onboard: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([onboard(images[i : i + 256]) for i in range(0, len(images), 256)])
 
 
 def run_demo(
@@ -61,19 +26,26 @@ def run_demo(
     progress: bool = True,
     num_train: int = DEMO_NUM_TRAIN,
     epochs: int = DEMO_EPOCHS,
+    codec_epochs: int = 4,
 ) -> dict[str, Any]:
     """Run every stage of the demo and return its results (JSON-ready).
+
+    Stages: data -> LAM -> split -> remote inference -> orbit (next pass of the capturing
+    satellite) -> link (downlink SNR and MODCOD over its passes) -> codec (a trained factorized
+    codec's bytes over that link, against JPEG) -> spiking head -> energy per inference.
 
     Parameters
     ----------
     data_dir : path, optional
         A EuroSAT RGB root (the folder holding ``2750/``); default: built-in synthetic scenes.
     seed : int
-        Seed of the data and the training.
+        Seed of the data, the training, the satellite and the fading.
     progress : bool
         Show progress bars.
     num_train, epochs : int
         Size of the demo LAM's training run (the defaults take about two minutes).
+    codec_epochs : int
+        Training epochs of the demo codec.
 
     Returns
     -------
@@ -118,10 +90,7 @@ def run_demo(
             f"{point.onboard_macs / 1e6:.1f} M MACs on board",
         }
     )
-    with torch.no_grad():
-        features = torch.cat(
-            [sm.onboard(test_images[i : i + 256]) for i in range(0, len(test_labels), 256)]
-        )
+    features = _onboard_features(sm.onboard, test_images)
     full = evaluate(lam, splits.test)
     split_acc = evaluate(sm.remote, (features, test_labels))
     stages.append(
@@ -132,6 +101,36 @@ def run_demo(
             f"(whole model {100 * full['accuracy']:.1f}%)",
         }
     )
+    orbit_row, orbit, plan = orbit_stage(seed)
+    stages.append(orbit_row)
+    codec, codec_meta = demo_codec(
+        sm.remote,
+        _onboard_features(sm.onboard, splits.train[0]),
+        splits.train[1],
+        meta["checkpoint"],
+        seed,
+        progress,
+        codec_epochs,
+    )
+    feature_bytes = sum(b.num_bytes for b in codec.compress(features[:1]))
+    link_row, link, state = link_stage(plan, orbit["sat"], feature_bytes, seed)
+    stages.append(link_row)
+    codec_row, coded = codec_stage(
+        sm,
+        codec,
+        features,
+        test_labels,
+        test_images,
+        state,
+        splits.pixel_mean,
+        splits.pixel_std,
+        seed,
+    )
+    stages.append(codec_row)
+    snn_row, spiking = snn_stage(lam, test_images, test_labels, seed)
+    stages.append(snn_row)
+    energy_row, energy = energy_stage(sm.onboard, test_images[:1], coded["bytes_per_image"], state)
+    stages.append(energy_row)
     return {
         "stages": stages,
         "summary": {
@@ -142,6 +141,11 @@ def run_demo(
             "accuracy": split_acc["accuracy"],
             "accuracy_whole_model": full["accuracy"],
             "checkpoint": meta["checkpoint"],
+            "orbit": orbit,
+            "link": link,
+            "codec": {**coded, "cached": codec_meta["cached"]},
+            "snn": spiking,
+            "energy": energy,
             "wall_time_s": round(time.time() - began, 1),
         },
     }

@@ -1,0 +1,11 @@
+"""``spikesat demo``: the whole data path on embedded defaults, one stage per row.
+
+data -> LAM (trained once and cached) -> split -> on-board features -> remote -> orbit ->
+link -> codec -> spiking head -> energy. Each capability adds its own stage here, so the demo
+always shows the whole path.
+"""
+
+from spikesat.demo.lam import DEMO_MODEL, DEMO_SPLIT_AT, demo_lam
+from spikesat.demo.run import run_demo
+
+__all__ = ["DEMO_MODEL", "DEMO_SPLIT_AT", "demo_lam", "run_demo"]

@@ -1,0 +1,175 @@
+"""The demo's downstream stages: orbit, link, codec, spiking head and energy of one inference.
+
+Each function calls the area's own ``demo_stage`` and turns its result into a table row
+``{"stage", "what", "result"}`` plus the JSON-ready figures the next stage needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from spikesat.channels import LinkBudget, LinkState, link_trace
+from spikesat.energy import EnergyLedger, count_ops
+from spikesat.units import db_to_lin
+
+DEMO_BUDGET = "x-band-eo-sentinel2"
+DEMO_FADING = "rician"
+DEMO_ONBOARD_HARDWARE = "jetson-tx2nx"
+
+
+def _row(stage: str, what: str, result: str) -> dict[str, str]:
+    return {"stage": stage, "what": what, "result": result}
+
+
+def orbit_stage(seed: int) -> tuple[dict[str, str], dict[str, Any], Any]:
+    """Which satellite captured the scenes, and when it next sees a ground station.
+
+    Returns
+    -------
+    (row, figures, plan)
+        The table row, the orbit figures and the :class:`~spikesat.orbits.ContactPlan`.
+    """
+    from spikesat.orbits.command import demo_stage
+
+    figures = demo_stage(seed=seed)
+    plan = figures.pop("plan")
+    if figures["wait_s"] is None:
+        result = f"{figures['sat_name']}: no ground contact within the plan"
+    else:
+        result = (
+            f"{figures['sat_name']} captures; next pass over {figures['station']} in "
+            f"{figures['wait_s'] / 60:.0f} min ({figures['contact_duration_s']:.0f} s long), "
+            f"{figures['num_windows']} contact windows in the shell over 6 h"
+        )
+    return _row("orbit", "research-5x10 shell, built-in stations", result), figures, plan
+
+
+def link_stage(
+    plan: Any, sat: int, feature_bytes: int, seed: int
+) -> tuple[dict[str, str], dict[str, Any], LinkState]:
+    """The downlink budget over the satellite's passes, and the link state the codec sees.
+
+    The codec is sent at the satellite's median-SNR pass sample (a typical moment of a pass).
+
+    Returns
+    -------
+    (row, figures, link_state)
+    """
+    from spikesat.channels.command import demo_stage
+
+    figures = demo_stage(
+        plan=plan,
+        sat=sat,
+        budget=DEMO_BUDGET,
+        fading=DEMO_FADING,
+        seed=seed,
+        feature_bytes=feature_bytes,
+    )
+    trace = link_trace(plan, LinkBudget.preset(DEMO_BUDGET), fading=DEMO_FADING, seed=seed)
+    index = trace.select(sat=sat)
+    if index.size == 0:
+        raise ValueError(
+            f"satellite {sat} never sees a station in the demo plan; pick another --seed"
+        )
+    median = index[np.argsort(trace.snr_db[index])[index.size // 2]]
+    state = trace.state(int(median))
+    result = (
+        f"SNR {figures['min_snr_db']:.1f}..{figures['max_snr_db']:.1f} dB over passes, "
+        f"median {figures['median_rate_bps'] / 1e6:.0f} Mbit/s ({figures['most_common_modcod']}); "
+        f"sending at {state.snr_db:.1f} dB, {state.modcod}"
+    )
+    return _row("link", f"{DEMO_BUDGET}, {DEMO_FADING} fading", result), figures, state
+
+
+def codec_stage(
+    split: Any,
+    codec: Any,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    images: torch.Tensor,
+    state: LinkState,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    seed: int,
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Features through the trained codec and the link, next to JPEG q50 on the raw image."""
+    from spikesat.codecs.demo import demo_stage
+
+    figures = demo_stage(
+        split, features, labels, state, images, codec=codec, mean=mean, std=std, seed=seed
+    )
+    result = (
+        f"{figures['bytes_per_image']:.0f} B/image, accuracy "
+        f"{100 * figures['accuracy']:.1f}% (float {100 * figures['uncompressed_accuracy']:.1f}%)"
+        f"; JPEG q50 {figures['jpeg_bytes_per_image']:.0f} B/image, "
+        f"{100 * figures['jpeg_accuracy']:.1f}%"
+    )
+    return _row("codec", f"{figures['codec']} over the link, with ARQ", result), figures
+
+
+def snn_stage(
+    lam: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, seed: int
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The LAM's task head converted to a spiking head (QCFS, T=4), priced on Loihi."""
+    from spikesat.snn.command import demo_stage
+
+    with torch.no_grad():
+        pooled = torch.cat(
+            [lam.forward_features(images[i : i + 256]) for i in range(0, len(images), 256)]
+        )
+    figures = demo_stage(lam, pooled, labels, num_steps=4, method="qcfs", seed=seed)
+    result = (
+        f"accuracy {100 * figures['snn_accuracy']:.1f}% (ANN {100 * figures['ann_accuracy']:.1f}%)"
+        f"; {figures['snn_j']:.2e} J on {figures['snn_hardware']} vs INT8 ANN "
+        f"{figures['ann_int8_j']:.2e} J"
+    )
+    return _row("spiking head", "QCFS, T=4 (first half calibrates)", result), figures
+
+
+def energy_stage(
+    onboard: torch.nn.Module,
+    image: torch.Tensor,
+    bytes_per_image: float,
+    state: LinkState,
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Joules per inference: on-board compute up to the split plus the downlink of its bytes.
+
+    Parameters
+    ----------
+    onboard : nn.Module
+        The on-board part of the split LAM.
+    image : torch.Tensor
+        One image ``[1, C, H, W]``.
+    bytes_per_image : float
+        Bytes the codec puts on the wire per image.
+    state : LinkState
+        The downlink the bytes go over (rate [bit/s]).
+    """
+    ledger = EnergyLedger()
+    ops = count_ops(onboard.eval(), image)
+    ledger.add_compute("satellite", ops, DEMO_ONBOARD_HARDWARE, inference=0)
+    budget = LinkBudget.preset(DEMO_BUDGET)
+    tx_power_w = float(db_to_lin(budget.tx_power_dbw))
+    ledger.add_transmission(
+        "satellite", 8.0 * bytes_per_image, state.rate_bps, tx_power_w, inference=0
+    )
+    totals = ledger.summary(by="inference")[0]
+    compute_j, transmit_j = totals["compute_j"], totals["transmit_j"]
+    figures = {
+        "total_j": ledger.total_j,
+        "compute_j": compute_j,
+        "transmit_j": transmit_j,
+        "onboard_macs": ops.macs,
+        "hardware": DEMO_ONBOARD_HARDWARE,
+        "tx_power_w": tx_power_w,
+        "ledger": ledger.to_dict(),
+    }
+    result = (
+        f"{ledger.total_j:.2e} J per image = {compute_j:.2e} J compute "
+        f"({ops.macs / 1e6:.1f} M MACs on {DEMO_ONBOARD_HARDWARE}) + {transmit_j:.2e} J transmit "
+        f"({bytes_per_image:.0f} B at {state.rate_bps / 1e6:.0f} Mbit/s, {tx_power_w:.0f} W)"
+    )
+    return _row("energy", "per inference, EnergyLedger", result), figures
