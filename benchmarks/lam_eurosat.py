@@ -7,6 +7,8 @@ ImageNet-pretrained ResNet-50 at about 98.6% (Neumann et al. 2019). ``--modality
 trains on the 13-band patches instead (only 270 are in the shared data, so that figure is
 a smoke test, not a result).
 
+An interrupted run resumes from its per-epoch training state under ``$SPIKESAT_CACHE``.
+
 Usage::
 
     python benchmarks/lam_eurosat.py --models resnet18 vit-tiny-p8 --epochs 30
@@ -61,7 +63,15 @@ def main() -> None:
         config = TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed
         )
-        trained = fit(lam, splits.train, splits.val, config)
+        # The training state is checkpointed every epoch, so an interrupted run resumes.
+        state = (
+            models.cache_dir()
+            / "benchmarks"
+            / (
+                f"{name}-{splits.name}-n{len(splits.train[1])}-e{args.epochs}-seed{args.seed}-state.pt"
+            )
+        )
+        trained = fit(lam, splits.train, splits.val, config, checkpoint_path=state, resume=True)
         test = evaluate(lam, splits.test)
         ckpt = models.cache_dir() / "benchmarks" / f"{name}-{splits.name}.pt"
         models.save_checkpoint(lam, ckpt, meta={"test_accuracy": test["accuracy"]})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import pytest
 import torch
@@ -110,24 +109,7 @@ def test_bad_options(args, message) -> None:
     assert message in result.output
 
 
-@dataclass
-class StandInLink:
-    snr_db: float = 8.0
-    modcod: str = "QPSK 3/4"
-    rate_bps: float = 5e6
-    delay_s: float = 0.004
-    spectral_efficiency: float = 1.5
-
-
-class FixedLoss:
-    def __init__(self, p: float) -> None:
-        self.p = p
-
-    def __call__(self, num_bytes, snr_db, modcod, fading=None) -> float:
-        return self.p
-
-
-def test_demo_stage_reports_bytes_and_accuracy_next_to_jpeg() -> None:
+def test_demo_stage_reports_bytes_and_accuracy_next_to_jpeg(stand_in_link, fixed_loss) -> None:
     import spikesat.models as models
     from spikesat.data import synthetic_scenes
 
@@ -136,7 +118,9 @@ def test_demo_stage_reports_bytes_and_accuracy_next_to_jpeg() -> None:
     split = models.split(models.create("vit-micro-p8").eval(), at="blocks.1")
     with torch.no_grad():
         features = split.onboard(images)
-    row = demo_stage(split, features, labels, StandInLink(), images, packet_error_fn=FixedLoss(0.0))
+    row = demo_stage(
+        split, features, labels, stand_in_link(), images, packet_error_fn=fixed_loss(0.0)
+    )
     assert row["codec"] == "int8" and row["num_erased"] == 0
     with torch.no_grad():
         int8 = create("int8", 64)
@@ -147,6 +131,6 @@ def test_demo_stage_reports_bytes_and_accuracy_next_to_jpeg() -> None:
     )
     assert row["jpeg_bytes_per_image"] > 0 and 0 <= row["jpeg_accuracy"] <= 1
     lossy = demo_stage(
-        split, features, labels, StandInLink(), images, arq=False, packet_error_fn=FixedLoss(1.0)
+        split, features, labels, stand_in_link(), images, arq=False, packet_error_fn=fixed_loss(1.0)
     )
     assert lossy["accuracy"] == 0.0 and lossy["num_erased"] == 16 and lossy["jpeg_num_erased"] == 16

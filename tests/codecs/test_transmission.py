@@ -2,36 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 import torch
 
 from spikesat.codecs import create, transmit
-
-
-@dataclass
-class StandInLink:
-    """Stand-in for spikesat.channels.LinkState."""
-
-    snr_db: float = 5.0
-    modcod: str = "QPSK 1/2"
-    rate_bps: float = 1e6
-    delay_s: float = 0.005
-    spectral_efficiency: float = 1.0
-
-
-class FixedLoss:
-    """Stand-in packet-error model: a fixed probability, recording its calls."""
-
-    def __init__(self, p: float) -> None:
-        self.p = p
-        self.calls: list[tuple] = []
-
-    def __call__(self, num_bytes, snr_db, modcod, fading=None) -> float:
-        self.calls.append((num_bytes, snr_db, modcod, fading))
-        return self.p
 
 
 def _streams(n: int = 20, mtu: int = 128):
@@ -40,10 +15,10 @@ def _streams(n: int = 20, mtu: int = 128):
     return codec, x, codec.compress(x)
 
 
-def test_clean_link_delivers_everything_exactly() -> None:
+def test_clean_link_delivers_everything_exactly(stand_in_link, fixed_loss) -> None:
     codec, _x, streams = _streams()
-    model = FixedLoss(0.0)
-    sent = transmit(streams, StandInLink(), packet_error_fn=model)
+    model = fixed_loss(0.0)
+    sent = transmit(streams, stand_in_link(), packet_error_fn=model)
     assert sent.num_packets_lost == 0 and sent.num_bytes_sent == sent.num_bytes_offered
     assert torch.equal(codec.decompress(sent.bitstreams), codec.decompress(streams))
     assert model.calls[0][1:] == (5.0, "QPSK 1/2", None)
@@ -51,30 +26,30 @@ def test_clean_link_delivers_everything_exactly() -> None:
     assert sent.delay_s == pytest.approx(expected)
 
 
-def test_dead_link_erases_and_flags() -> None:
+def test_dead_link_erases_and_flags(stand_in_link, fixed_loss) -> None:
     codec, _x, streams = _streams(n=5)
-    sent = transmit(streams, StandInLink(), packet_error_fn=FixedLoss(1.0))
+    sent = transmit(streams, stand_in_link(), packet_error_fn=fixed_loss(1.0))
     result = codec.decompress(sent.bitstreams, on_error="flag", shape=(9, 16))
     assert result.corrupted and bool(result.erasure_mask.all())
     with pytest.raises(ValueError, match="no packet received"):
         codec.decompress(sent.bitstreams)
 
 
-def test_loss_rate_matches_probability_and_is_seeded() -> None:
+def test_loss_rate_matches_probability_and_is_seeded(stand_in_link, fixed_loss) -> None:
     _, _, streams = _streams(n=200)
     num_packets = sum(s.num_packets for s in streams)
-    a = transmit(streams, StandInLink(), packet_error_fn=FixedLoss(0.3), seed=4)
-    b = transmit(streams, StandInLink(), packet_error_fn=FixedLoss(0.3), seed=4)
+    a = transmit(streams, stand_in_link(), packet_error_fn=fixed_loss(0.3), seed=4)
+    b = transmit(streams, stand_in_link(), packet_error_fn=fixed_loss(0.3), seed=4)
     assert a.num_packets_lost == b.num_packets_lost
     sigma = np.sqrt(num_packets * 0.3 * 0.7)
     assert abs(a.num_packets_lost - 0.3 * num_packets) < 4 * sigma
 
 
-def test_arq_counts_bytes_rounds_and_delay() -> None:
+def test_arq_counts_bytes_rounds_and_delay(stand_in_link, fixed_loss) -> None:
     _, _, streams = _streams(n=50)
-    link = StandInLink()
+    link = stand_in_link()
     sent = transmit(
-        streams, link, arq=True, max_retransmissions=6, packet_error_fn=FixedLoss(0.3), seed=1
+        streams, link, arq=True, max_retransmissions=6, packet_error_fn=fixed_loss(0.3), seed=1
     )
     size = streams[0].packets[0].num_bytes
     assert all(p.num_bytes == size for s in streams for p in s.packets[:-1])
@@ -87,9 +62,11 @@ def test_arq_counts_bytes_rounds_and_delay() -> None:
     assert sent.num_packets_lost <= 2
 
 
-def test_corrupt_mode_is_caught_by_crc() -> None:
+def test_corrupt_mode_is_caught_by_crc(stand_in_link, fixed_loss) -> None:
     codec, _x, streams = _streams(n=30)
-    sent = transmit(streams, StandInLink(), loss="corrupt", packet_error_fn=FixedLoss(0.5), seed=2)
+    sent = transmit(
+        streams, stand_in_link(), loss="corrupt", packet_error_fn=fixed_loss(0.5), seed=2
+    )
     assert sent.num_packets_lost > 0
     result = codec.decompress(sent.bitstreams, on_error="flag", shape=(9, 16))
     damaged = result.erasure_mask
@@ -98,19 +75,23 @@ def test_corrupt_mode_is_caught_by_crc() -> None:
     assert torch.equal(result.x_hat[~damaged], clean[~damaged])
 
 
-def test_bad_arguments() -> None:
+def test_bad_arguments(stand_in_link, fixed_loss) -> None:
     _, _, streams = _streams(n=2)
     with pytest.raises(ValueError, match="loss"):
-        transmit(streams, StandInLink(), loss="drop", packet_error_fn=FixedLoss(0))
+        transmit(streams, stand_in_link(), loss="drop", packet_error_fn=fixed_loss(0))
     with pytest.raises(ValueError, match="link_state has no 'snr_db'"):
-        transmit(streams, object(), packet_error_fn=FixedLoss(0))
+        transmit(streams, object(), packet_error_fn=fixed_loss(0))
     with pytest.raises(ValueError, match="link is down"):
-        transmit(streams, StandInLink(rate_bps=0.0), packet_error_fn=FixedLoss(0))
+        transmit(streams, stand_in_link(rate_bps=0.0), packet_error_fn=fixed_loss(0))
     with pytest.raises(ValueError, match=r"not in \[0, 1\]"):
-        transmit(streams, StandInLink(), packet_error_fn=FixedLoss(1.5))
+        transmit(streams, stand_in_link(), packet_error_fn=fixed_loss(1.5))
     with pytest.raises(ValueError, match="max_retransmissions"):
         transmit(
-            streams, StandInLink(), arq=True, max_retransmissions=-1, packet_error_fn=FixedLoss(0)
+            streams,
+            stand_in_link(),
+            arq=True,
+            max_retransmissions=-1,
+            packet_error_fn=fixed_loss(0),
         )
 
 

@@ -49,3 +49,8 @@ def test_split_model_head_and_demo_stage():
     assert row["snn_hardware"] == "loihi" and row["num_steps"] == 4
     with pytest.raises(ValueError, match="features"):
         demo_stage(lam, features[:, :, None], labels)
+    # Calibrating on separate data measures every example given.
+    apart = demo_stage(lam, features[:16], labels[:16], calibration=(features[16:], labels[16:]))
+    assert apart["ann_accuracy"] == 1.0
+    with pytest.raises(ValueError, match="calibration"):
+        demo_stage(lam, features, labels, calibration=(features[:, :3, None], labels))

@@ -14,9 +14,9 @@ from compressai.entropy_models import EntropyBottleneck
 from compressai.ops import quantize_ste
 from torch import Tensor
 
-from spikesat.codecs.base import example_shape, from_maps, to_maps
+from spikesat.codecs.base import example_shape
 from spikesat.codecs.bitstream import DEFAULT_MTU_BYTES
-from spikesat.codecs.learned import LearnedCodec, analysis_transform, synthesis_transform
+from spikesat.codecs.learned import LearnedCodec
 from spikesat.codecs.registry import register_codec
 
 
@@ -62,14 +62,10 @@ class FactorizedCodec(LearnedCodec):
             latent_channels=latent_channels,
             hidden_channels=hidden_channels,
             downsample=downsample,
+            init_scale=init_scale,
             auto_update_tables=auto_update_tables,
             mtu_bytes=mtu_bytes,
         )
-        if not (isinstance(init_scale, int | float) and init_scale > 0):
-            raise ValueError(f"init_scale must be > 0, got {init_scale!r}")
-        self.config["init_scale"] = float(init_scale)
-        self.g_a = analysis_transform(in_channels, hidden_channels, latent_channels, downsample)
-        self.g_s = synthesis_transform(latent_channels, hidden_channels, in_channels, downsample)
         self.entropy_bottleneck = EntropyBottleneck(latent_channels, init_scale=init_scale)
 
     def forward(self, x: Tensor) -> dict[str, object]:
@@ -82,26 +78,24 @@ class FactorizedCodec(LearnedCodec):
             ``"x_hat"``: features like ``x``; ``"likelihoods"``: ``{"y": [B, M, h, w]}``.
         """
         x = self.check_input(x)
-        shape = example_shape(x)
-        y = self.g_a(to_maps(x))
+        y = self.analyze(x)
         y_hat, likelihoods = self.entropy_bottleneck(y)
         if self.training:
             # Rates from additive noise, but the decoder sees the rounded latents it will get
             # at test time (straight-through gradients): no train/test mismatch.
             medians = self.entropy_bottleneck._get_medians()
             y_hat = quantize_ste(y - medians) + medians
-        x_hat = from_maps(self.crop(self.g_s(y_hat), shape), shape)
+        x_hat = self.synthesize(y_hat, example_shape(x))
         return {"x_hat": x_hat, "likelihoods": {"y": likelihoods}}
 
     @torch.no_grad()
     def quantized_latents(self, x: Tensor) -> Tensor:
-        x = self.check_input(x)
-        y = self.g_a(to_maps(x))
+        y = self.analyze(self.check_input(x))
         y_hat, _ = self.entropy_bottleneck(y, training=False)
         return y_hat
 
     def encode_payloads(self, x: Tensor) -> list[bytes]:
-        return list(self.entropy_bottleneck.compress(self.g_a(to_maps(x))))
+        return list(self.entropy_bottleneck.compress(self.analyze(x)))
 
     def decode_latents(self, payloads: list[bytes], shape: tuple[int, ...]) -> Tensor:
         return self.entropy_bottleneck.decompress(list(payloads), self.latent_size(shape))

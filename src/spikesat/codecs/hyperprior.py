@@ -16,14 +16,9 @@ from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.ops import quantize_ste
 from torch import Tensor, nn
 
-from spikesat.codecs.base import example_shape, from_maps, to_maps
+from spikesat.codecs.base import example_shape
 from spikesat.codecs.bitstream import DEFAULT_MTU_BYTES, decode_varint, encode_varint
-from spikesat.codecs.learned import (
-    LearnedCodec,
-    analysis_transform,
-    scale_table,
-    synthesis_transform,
-)
+from spikesat.codecs.learned import LearnedCodec, scale_table
 from spikesat.codecs.registry import register_codec
 
 
@@ -67,26 +62,22 @@ class HyperpriorCodec(LearnedCodec):
         auto_update_tables: bool = True,
         mtu_bytes: int = DEFAULT_MTU_BYTES,
     ) -> None:
-        super().__init__(
-            in_channels,
-            latent_channels=latent_channels,
-            hidden_channels=hidden_channels,
-            downsample=downsample,
-            auto_update_tables=auto_update_tables,
-            mtu_bytes=mtu_bytes,
-        )
-        if not (isinstance(init_scale, int | float) and init_scale > 0):
-            raise ValueError(f"init_scale must be > 0, got {init_scale!r}")
-        self.config["init_scale"] = float(init_scale)
         if (
             isinstance(hyper_channels, bool)
             or not isinstance(hyper_channels, int)
             or hyper_channels < 1
         ):
             raise ValueError(f"hyper_channels must be a positive int, got {hyper_channels!r}")
+        super().__init__(
+            in_channels,
+            latent_channels=latent_channels,
+            hidden_channels=hidden_channels,
+            downsample=downsample,
+            init_scale=init_scale,
+            auto_update_tables=auto_update_tables,
+            mtu_bytes=mtu_bytes,
+        )
         self.config["hyper_channels"] = hyper_channels
-        self.g_a = analysis_transform(in_channels, hidden_channels, latent_channels, downsample)
-        self.g_s = synthesis_transform(latent_channels, hidden_channels, in_channels, downsample)
         self.h_a = nn.Sequential(
             nn.Conv2d(latent_channels, hidden_channels, 1),
             nn.ReLU(),
@@ -104,26 +95,24 @@ class HyperpriorCodec(LearnedCodec):
     def forward(self, x: Tensor) -> dict[str, object]:
         """Code ``x``; ``"likelihoods"`` holds ``"y"`` and ``"z"``."""
         x = self.check_input(x)
-        shape = example_shape(x)
-        y = self.g_a(to_maps(x))
+        y = self.analyze(x)
         z_hat, z_likelihoods = self.entropy_bottleneck(self.h_a(torch.abs(y)))
         y_hat, y_likelihoods = self.gaussian_conditional(y, self.h_s(z_hat))
         if self.training:  # the decoder sees rounded latents (straight-through gradients)
             y_hat = quantize_ste(y)
-        x_hat = from_maps(self.crop(self.g_s(y_hat), shape), shape)
+        x_hat = self.synthesize(y_hat, example_shape(x))
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
     @torch.no_grad()
     def quantized_latents(self, x: Tensor) -> Tensor:
-        x = self.check_input(x)
-        return torch.round(self.g_a(to_maps(x)))
+        return torch.round(self.analyze(self.check_input(x)))
 
     def _indexes(self, z_string: bytes, size: tuple[int, int]) -> Tensor:
         z_hat = self.entropy_bottleneck.decompress([z_string], size)
         return self.gaussian_conditional.build_indexes(self.h_s(z_hat))
 
     def encode_payloads(self, x: Tensor) -> list[bytes]:
-        y = self.g_a(to_maps(x))
+        y = self.analyze(x)
         z = self.h_a(torch.abs(y))
         z_strings = self.entropy_bottleneck.compress(z)
         out = []

@@ -19,7 +19,7 @@ from compressai.layers import GDN
 from compressai.models.utils import update_registered_buffers
 from torch import Tensor, nn
 
-from spikesat.codecs.base import Codec, DecodeResult, from_maps
+from spikesat.codecs.base import Codec, DecodeResult, from_maps, to_maps
 from spikesat.codecs.bitstream import DEFAULT_MTU_BYTES, Bitstream
 
 SCALES_MIN, SCALES_MAX, SCALES_LEVELS = 0.11, 256.0, 64
@@ -76,7 +76,10 @@ def synthesis_transform(
 
 
 class LearnedCodec(Codec):
-    """Base of the learned codecs: input layout, latent geometry and entropy-table upkeep.
+    """Base of the learned codecs: transforms, input layout, latent geometry and entropy tables.
+
+    Builds the analysis transform ``g_a`` (features -> latents ``[B, M, h, w]``) and the
+    synthesis transform ``g_s`` (latents -> features); subclasses add their entropy models.
 
     Parameters
     ----------
@@ -89,6 +92,8 @@ class LearnedCodec(Codec):
     downsample : int
         Stride-2 stages in the transforms: over H and W of maps, over the token axis of tokens
         (tokens are viewed as ``[B, D, N, 1]``, so the 3x3 kernels act as 1-D kernels along N).
+    init_scale : float
+        Initial spread of the subclass's EntropyBottleneck density (> 0), kept in ``config``.
     auto_update_tables : bool
         Rebuild stale entropy tables on ``compress``/``decompress`` (True) or raise (False).
     mtu_bytes : int
@@ -102,6 +107,7 @@ class LearnedCodec(Codec):
         latent_channels: int,
         hidden_channels: int,
         downsample: int,
+        init_scale: float = 1.0,
         auto_update_tables: bool,
         mtu_bytes: int = DEFAULT_MTU_BYTES,
     ) -> None:
@@ -118,6 +124,8 @@ class LearnedCodec(Codec):
             or not 0 <= downsample <= 6
         ):
             raise ValueError(f"downsample must be an int in 0..6, got {downsample!r}")
+        if not (isinstance(init_scale, int | float) and init_scale > 0):
+            raise ValueError(f"init_scale must be > 0, got {init_scale!r}")
         self.latent_channels = latent_channels
         self.hidden_channels = hidden_channels
         self.downsample = downsample
@@ -127,10 +135,21 @@ class LearnedCodec(Codec):
             hidden_channels=hidden_channels,
             downsample=downsample,
             auto_update_tables=self.auto_update_tables,
+            init_scale=float(init_scale),
         )
         self.register_buffer("table_fingerprint", torch.zeros(32, dtype=torch.uint8))
+        self.g_a = analysis_transform(in_channels, hidden_channels, latent_channels, downsample)
+        self.g_s = synthesis_transform(latent_channels, hidden_channels, in_channels, downsample)
 
-    # -- input and geometry -----------------------------------------------------------------
+    # -- transforms, input and geometry -----------------------------------------------------
+    def analyze(self, x: Tensor) -> Tensor:
+        """Latents ``y = g_a(x)`` ``[B, M, h, w]`` of checked features ``x`` (tokens or maps)."""
+        return self.g_a(to_maps(x))
+
+    def synthesize(self, y_hat: Tensor, shape: Sequence[int]) -> Tensor:
+        """Features from latents: ``g_s(y_hat)`` cropped to the example ``shape``, in its layout."""
+        return from_maps(self.crop(self.g_s(y_hat), shape), shape)
+
     def latent_size(self, shape: Sequence[int]) -> tuple[int, int]:
         """Spatial size of the latent for an example of shape ``(N, D)`` or ``(C, H, W)``."""
         factor = 2**self.downsample
@@ -252,5 +271,4 @@ class LearnedCodec(Codec):
         return self.decode_latents([p for _, p in parts], shapes.pop())
 
     def decode_payloads(self, payloads: list[bytes], shape: tuple[int, ...]) -> Tensor:
-        y_hat = self.decode_latents(payloads, shape)
-        return from_maps(self.crop(self.g_s(y_hat), shape), shape)
+        return self.synthesize(self.decode_latents(payloads, shape), shape)

@@ -127,7 +127,7 @@ def run_demo(
         seed,
     )
     stages.append(codec_row)
-    snn_row, spiking = snn_stage(lam, test_images, test_labels, seed)
+    snn_row, spiking = snn_stage(lam, splits.train, splits.test, seed)
     stages.append(snn_row)
     energy_row, energy = energy_stage(sm.onboard, test_images[:1], coded["bytes_per_image"], state)
     stages.append(energy_row)

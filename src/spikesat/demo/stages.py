@@ -18,6 +18,7 @@ from spikesat.units import db_to_lin
 DEMO_BUDGET = "x-band-eo-sentinel2"
 DEMO_FADING = "rician"
 DEMO_ONBOARD_HARDWARE = "jetson-tx2nx"
+SNN_CALIBRATION_IMAGES = 2000
 
 
 def _row(stage: str, what: str, result: str) -> dict[str, str]:
@@ -111,22 +112,48 @@ def codec_stage(
 
 
 def snn_stage(
-    lam: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, seed: int
+    lam: torch.nn.Module,
+    train: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor],
+    seed: int,
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    """The LAM's task head converted to a spiking head (QCFS, T=4), priced on Loihi."""
+    """The LAM's task head converted to a spiking head (QCFS, T=4), priced on Loihi.
+
+    The QCFS copy of the head is trained on (a subset of) the LAM's training features, so it
+    gets more head training than the LAM's own head: the SNN's fair reference is that QCFS ANN.
+    Every head is measured on the test images.
+    """
     from spikesat.snn.command import demo_stage
 
-    with torch.no_grad():
-        pooled = torch.cat(
-            [lam.forward_features(images[i : i + 256]) for i in range(0, len(images), 256)]
-        )
-    figures = demo_stage(lam, pooled, labels, num_steps=4, method="qcfs", seed=seed)
+    calibration = (
+        _pooled(lam, train[0][:SNN_CALIBRATION_IMAGES]),
+        train[1][:SNN_CALIBRATION_IMAGES],
+    )
+    figures = demo_stage(
+        lam,
+        _pooled(lam, test[0]),
+        test[1],
+        num_steps=4,
+        method="qcfs",
+        seed=seed,
+        calibration=calibration,
+    )
     result = (
-        f"accuracy {100 * figures['snn_accuracy']:.1f}% (ANN {100 * figures['ann_accuracy']:.1f}%)"
-        f"; {figures['snn_j']:.2e} J on {figures['snn_hardware']} vs INT8 ANN "
+        f"accuracy {100 * figures['snn_accuracy']:.1f}% (its QCFS ANN "
+        f"{100 * figures['qcfs_ann_accuracy']:.1f}%, the LAM's head "
+        f"{100 * figures['ann_accuracy']:.1f}%); {figures['snn_j']:.2e} J on "
+        f"{figures['snn_hardware']} vs INT8 ANN "
         f"{figures['ann_int8_j']:.2e} J"
     )
-    return _row("spiking head", "QCFS, T=4 (first half calibrates)", result), figures
+    return _row("spiking head", "QCFS, T=4, on the test images", result), figures
+
+
+def _pooled(lam: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Pooled features ``[N, D]`` of ``images`` ``[N, C, H, W]``, in batches."""
+    with torch.no_grad():
+        return torch.cat(
+            [lam.forward_features(images[i : i + 256]) for i in range(0, len(images), 256)]
+        )
 
 
 def energy_stage(

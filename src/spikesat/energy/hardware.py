@@ -136,16 +136,43 @@ _HOROWITZ = (
     "3.7 pJ; 64-bit SRAM read 10/20/100 pJ at 8 KB/32 KB/1 MB, DRAM 1.3-2.6 nJ"
 )
 
-register_hardware(
-    HardwareProfile(
-        name="cmos45nm-fp32",
-        description="45 nm CMOS datapath in FP32 with on-chip SRAM (Horowitz figures)",
+
+def _horowitz_datapath(
+    name: str,
+    description: str,
+    *,
+    mult_pj: float,
+    add_pj: float,
+    bytes_per_value: float,
+    bytes_per_state: float,
+    notes: str,
+) -> HardwareProfile:
+    """A 45 nm CMOS datapath priced from Horowitz's per-op figures (simulated).
+
+    MAC = one multiply + one add; a bias accumulate and a synaptic event = one add; a neuron
+    update = two adds (integrate, and the threshold compare priced as a second add).
+    """
+    return HardwareProfile(
+        name=name,
+        description=description,
         source=_HOROWITZ,
         status="simulated",
-        mac_pj=3.7 + 0.9,
-        ac_pj=0.9,
-        synop_pj=0.9,
-        neuron_update_pj=2 * 0.9,
+        mac_pj=mult_pj + add_pj,
+        ac_pj=add_pj,
+        synop_pj=add_pj,
+        neuron_update_pj=2 * add_pj,
+        bytes_per_value=bytes_per_value,
+        bytes_per_state=bytes_per_state,
+        notes=notes,
+    )
+
+
+register_hardware(
+    _horowitz_datapath(
+        "cmos45nm-fp32",
+        "45 nm CMOS datapath in FP32 with on-chip SRAM (Horowitz figures)",
+        mult_pj=3.7,
+        add_pj=0.9,
         bytes_per_value=4.0,
         bytes_per_state=4.0,
         notes="MAC = FP32 mult + add; synop = FP32 add; neuron update = integrate add + "
@@ -153,30 +180,22 @@ register_hardware(
     )
 )
 register_hardware(
-    HardwareProfile(
-        name="cmos45nm-fp16",
-        description="45 nm CMOS datapath in FP16 with on-chip SRAM (Horowitz figures)",
-        source=_HOROWITZ,
-        status="simulated",
-        mac_pj=1.1 + 0.4,
-        ac_pj=0.4,
-        synop_pj=0.4,
-        neuron_update_pj=2 * 0.4,
+    _horowitz_datapath(
+        "cmos45nm-fp16",
+        "45 nm CMOS datapath in FP16 with on-chip SRAM (Horowitz figures)",
+        mult_pj=1.1,
+        add_pj=0.4,
         bytes_per_value=2.0,
         bytes_per_state=2.0,
         notes="MAC = FP16 mult + add; synop = FP16 add; neuron update = two FP16 adds.",
     )
 )
 register_hardware(
-    HardwareProfile(
-        name="cmos45nm-int8",
-        description="45 nm CMOS datapath with INT8 weights/activations and INT32 accumulators",
-        source=_HOROWITZ,
-        status="simulated",
-        mac_pj=0.2 + 0.1,
-        ac_pj=0.1,
-        synop_pj=0.1,
-        neuron_update_pj=2 * 0.1,
+    _horowitz_datapath(
+        "cmos45nm-int8",
+        "45 nm CMOS datapath with INT8 weights/activations and INT32 accumulators",
+        mult_pj=0.2,
+        add_pj=0.1,
         bytes_per_value=1.0,
         bytes_per_state=4.0,
         notes="MAC = INT8 mult + INT32 accumulate; synop = INT32 add of an INT8 weight into an "

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from spikesat.snn.batches import labelled_tensors, minibatches
+from spikesat.snn.batches import labelled_tensors
 from spikesat.snn.network import SpikingNetwork, check_num_steps
+from spikesat.snn.supervised import check_epochs_and_batch_size, train_cross_entropy
 from spikesat.snn.surrogates import SURROGATES
 
 
@@ -54,26 +54,9 @@ def finetune(
         )
     snn.num_steps = check_num_steps(num_steps)
     SURROGATES.get(surrogate)
-    for label, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{label} must be a positive integer, got {value!r}")
+    check_epochs_and_batch_size(epochs, batch_size)
     inputs, labels = labelled_tensors(data)
     for neuron in snn.neurons().values():
         neuron.set_surrogate(surrogate)
-    device = next(snn.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(snn.parameters(), lr=lr)
-    history = []
-    snn.train()
-    for _ in range(epochs):
-        total = 0.0
-        for x, y in minibatches(inputs, labels, batch_size, gen):
-            x, y = x.to(device), y.to(device)
-            loss = F.cross_entropy(snn(x), y)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(x)
-        history.append(total / len(inputs))
-    snn.eval()
-    return history
+    return train_cross_entropy(snn, inputs, labels, optimiser, epochs, batch_size, seed)

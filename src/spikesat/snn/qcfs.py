@@ -18,10 +18,10 @@ import copy
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from spikesat.snn.batches import calibration_tensors, labelled_tensors, minibatches
+from spikesat.snn.batches import calibration_tensors, labelled_tensors
+from spikesat.snn.supervised import check_epochs_and_batch_size, train_cross_entropy
 
 
 class QCFS(nn.Module):
@@ -140,26 +140,10 @@ def train_qcfs(
     """
     if not any(isinstance(m, QCFS) for m in model.modules()):
         raise ValueError("model has no QCFS layers; call replace_relu_with_qcfs(model) first")
-    for label, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{label} must be a positive integer, got {value!r}")
+    check_epochs_and_batch_size(epochs, batch_size)
     inputs, labels = labelled_tensors(data)
-    device = next(model.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
-    history = []
-    model.train()
-    for _ in range(epochs):
-        total = 0.0
-        for x, y in minibatches(inputs, labels, batch_size, gen):
-            x, y = x.to(device), y.to(device)
-            loss = F.cross_entropy(model(x), y)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(x)
-        schedule.step()
-        history.append(total / len(inputs))
-    model.eval()
-    return history
+    return train_cross_entropy(
+        model, inputs, labels, optimiser, epochs, batch_size, seed, schedule=schedule
+    )

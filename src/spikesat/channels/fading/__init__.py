@@ -6,6 +6,7 @@ from spikesat.channels.fading.awgn import AWGN
 from spikesat.channels.fading.base import (
     CHANNELS,
     ChannelRealization,
+    CoefficientDraw,
     FadingChannel,
     complex_normal,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "SHADOWING_LEVELS",
     "TR38811",
     "ChannelRealization",
+    "CoefficientDraw",
     "FadingChannel",
     "Jakes",
     "LogNormal",

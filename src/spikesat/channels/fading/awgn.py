@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from spikesat.channels.fading.base import CHANNELS, FadingChannel
+from spikesat.channels.fading.base import CHANNELS, CoefficientDraw, Coefficients, FadingChannel
 
 
 @CHANNELS.register("awgn")
@@ -14,24 +14,15 @@ class AWGN(FadingChannel):
 
     Parameters
     ----------
-    signal_power : {"measured", "unit"}
-        How the signal power in the SNR is obtained (see :class:`FadingChannel`).
-    seed : int
-        Seed of the module's own noise sequence.
+    signal_power, seed
+        As in :class:`FadingChannel` (the seed drives the noise sequence).
     """
 
     def __init__(self, signal_power: str = "measured", seed: int = 0) -> None:
         super().__init__(block_size=None, signal_power=signal_power, seed=seed)
 
-    def sample_coefficients(
-        self,
-        batch_size: int,
-        num_blocks: int,
-        generator: torch.Generator,
-        dtype: torch.dtype,
-        device: torch.device,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return torch.ones((batch_size, num_blocks), dtype=dtype, device=device), {}
+    def draw_coefficients(self, draw: CoefficientDraw) -> Coefficients:
+        return torch.ones(draw.shape, dtype=draw.dtype, device=draw.device), {}
 
     def mean_power_gain(self) -> float:
         return 1.0

@@ -22,6 +22,7 @@ the same seed gives the same sequence of draws.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +36,9 @@ CHANNELS: Registry[FadingChannel] = Registry("channel")
 """The registry of channel layers: ``CHANNELS.create(name, **kw)``."""
 
 SIGNAL_POWER_MODES = ("measured", "unit")
+
+NEPER_PER_DB = math.log(10.0) / 10.0
+"""``ln(10) / 10``: a power gain of ``g_db`` dB is ``exp(g_db * NEPER_PER_DB)``."""
 
 
 @dataclass
@@ -83,11 +87,65 @@ class ChannelRealization:
         )
 
 
+Coefficients = tuple[torch.Tensor, dict[str, torch.Tensor]]
+"""What a model's draw returns: complex coefficients ``[B, num_blocks]`` and info to log."""
+
+
+@dataclass(frozen=True)
+class CoefficientDraw:
+    """One request for fading coefficients ``[batch_size, num_blocks]``, and its random sources.
+
+    :meth:`FadingChannel.sample_coefficients` hands one to the model's
+    :meth:`FadingChannel.draw_coefficients`. The draw methods take their randomness from
+    ``generator`` and work in the precision of ``dtype`` (``complex64`` draws ``float32``
+    reals, ``complex128`` draws ``float64``); ``shape`` defaults to ``[batch_size, num_blocks]``.
+    """
+
+    batch_size: int
+    num_blocks: int
+    generator: torch.Generator
+    dtype: torch.dtype
+    device: torch.device
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(batch_size, num_blocks)``."""
+        return (self.batch_size, self.num_blocks)
+
+    @property
+    def real_dtype(self) -> torch.dtype:
+        """The real dtype of the complex ``dtype``'s parts."""
+        return real_dtype_of(self.dtype)
+
+    def _shape(self, shape: tuple[int, ...] | None) -> tuple[int, ...]:
+        return self.shape if shape is None else shape
+
+    def complex_normal(self, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+        """``CN(0, 1)`` samples (complex ``dtype``)."""
+        return complex_normal(self._shape(shape), self.generator, self.dtype, self.device)
+
+    def uniform_phase(self, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+        """``exp(j phi)`` with ``phi`` uniform on ``[0, 2 pi)`` (complex ``dtype``)."""
+        return uniform_phase(self._shape(shape), self.generator, self.dtype, self.device)
+
+    def randn(self, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+        """Standard normal samples (``real_dtype``)."""
+        return torch.randn(
+            self._shape(shape), generator=self.generator, dtype=self.real_dtype, device=self.device
+        )
+
+    def rand(self, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+        """Uniform samples on ``[0, 1)`` (``real_dtype``)."""
+        return torch.rand(
+            self._shape(shape), generator=self.generator, dtype=self.real_dtype, device=self.device
+        )
+
+
 class FadingChannel(nn.Module):
     """Base class: ``y = h * x + sqrt(P_s / snr) * w`` with ``w ~ CN(0, 1)``.
 
-    Subclasses implement :meth:`sample_coefficients` (and, where a closed form exists,
-    :meth:`power_gain_cdf` and :meth:`mean_power_gain`).
+    Subclasses implement :meth:`draw_coefficients` (and, where a closed form exists,
+    :meth:`power_gain_cdf` and :meth:`mean_power_gain`); the base class does the rest.
 
     Parameters
     ----------
@@ -119,15 +177,8 @@ class FadingChannel(nn.Module):
         self._num_calls = 0
 
     # -- what subclasses provide ---------------------------------------------------------------
-    def sample_coefficients(
-        self,
-        batch_size: int,
-        num_blocks: int,
-        generator: torch.Generator,
-        dtype: torch.dtype,
-        device: torch.device,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Draw ``[batch_size, num_blocks]`` complex coefficients and any info to log."""
+    def draw_coefficients(self, draw: CoefficientDraw) -> Coefficients:
+        """Draw ``draw.shape`` complex coefficients (``draw.dtype``) and any info to log."""
         raise NotImplementedError
 
     def mean_power_gain(self) -> float:
@@ -139,6 +190,22 @@ class FadingChannel(nn.Module):
         raise NotImplementedError
 
     # -- generate / apply ----------------------------------------------------------------------
+    def sample_coefficients(
+        self,
+        batch_size: int,
+        num_blocks: int,
+        generator: torch.Generator,
+        dtype: torch.dtype,
+        device: torch.device,
+    ) -> Coefficients:
+        """Draw ``[batch_size, num_blocks]`` complex coefficients and any info to log.
+
+        Bundles the arguments into a :class:`CoefficientDraw` for :meth:`draw_coefficients`.
+        """
+        return self.draw_coefficients(
+            CoefficientDraw(batch_size, num_blocks, generator, dtype, device)
+        )
+
     def reset(self, seed: int | None = None) -> None:
         """Restart the module's sequence of draws (optionally with a new ``seed``)."""
         if seed is not None:
@@ -245,12 +312,16 @@ class FadingChannel(nn.Module):
         return f"block_size={self.block_size}, signal_power={self.signal_power!r}, seed={self.seed}"
 
 
+def real_dtype_of(dtype: torch.dtype) -> torch.dtype:
+    """The dtype of a complex dtype's parts: ``float64`` for ``complex128``, else ``float32``."""
+    return torch.float64 if dtype == torch.complex128 else torch.float32
+
+
 def complex_normal(
     shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype, device: torch.device
 ) -> torch.Tensor:
     """Circularly symmetric complex Gaussian samples ``CN(0, 1)`` (unit power)."""
-    real_dtype = torch.float64 if dtype == torch.complex128 else torch.float32
-    parts = torch.randn((*shape, 2), generator=generator, dtype=real_dtype, device=device)
+    parts = torch.randn((*shape, 2), generator=generator, dtype=real_dtype_of(dtype), device=device)
     return torch.view_as_complex(parts * (0.5**0.5))
 
 
@@ -258,9 +329,16 @@ def uniform_phase(
     shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype, device: torch.device
 ) -> torch.Tensor:
     """``exp(j phi)`` with ``phi`` uniform on ``[0, 2 pi)``."""
-    real_dtype = torch.float64 if dtype == torch.complex128 else torch.float32
+    real_dtype = real_dtype_of(dtype)
     phase = 2.0 * torch.pi * torch.rand(shape, generator=generator, dtype=real_dtype, device=device)
     return torch.polar(torch.ones_like(phase), phase)
+
+
+def power_gain_db(gain: np.ndarray) -> np.ndarray:
+    """``10 log10 g`` of power gains ``g`` (negative gains count as 0, which gives ``-inf``)."""
+    g = np.asarray(gain, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(np.clip(g, 0.0, None))
 
 
 def _to_complex(x: torch.Tensor) -> torch.Tensor:

@@ -24,15 +24,11 @@ import math
 
 import numpy as np
 import torch
-from scipy import special, stats
+from scipy import special
 
-from spikesat.channels._checks import check_finite, check_positive
-from spikesat.channels.fading.base import (
-    CHANNELS,
-    FadingChannel,
-    complex_normal,
-    uniform_phase,
-)
+from spikesat.channels._checks import check_positive
+from spikesat.channels.fading.base import CHANNELS, CoefficientDraw, Coefficients, FadingChannel
+from spikesat.channels.fading.rician import check_k_factor, rician_power_gain_cdf
 from spikesat.units import EARTH_MU_KM3_S2, EARTH_RADIUS_KM, SPEED_OF_LIGHT_M_S
 
 
@@ -67,10 +63,8 @@ class Jakes(FadingChannel):
         Rice factor of a static LOS part (linear, >= 0); 0 = Rayleigh.
     num_sinusoids : int
         Sinusoids ``M`` per quadrature (>= 8).
-    signal_power : {"measured", "unit"}
-        How the signal power in the SNR is obtained.
-    seed : int
-        Seed of the module's own sequence of draws.
+    signal_power, seed
+        As in :class:`FadingChannel` (the block size is 1: a coefficient per symbol).
     """
 
     def __init__(
@@ -85,16 +79,13 @@ class Jakes(FadingChannel):
         super().__init__(block_size=1, signal_power=signal_power, seed=seed)
         self.max_doppler_hz = check_positive(max_doppler_hz, "max_doppler_hz")
         self.symbol_rate_hz = check_positive(symbol_rate_hz, "symbol_rate_hz")
-        k = check_finite(k_factor, "k_factor")
-        if k < 0.0:
-            raise ValueError(f"k_factor must be >= 0 (linear), got {k!r}")
+        self.k_factor = check_k_factor(k_factor)
         if (
             isinstance(num_sinusoids, bool)
             or not isinstance(num_sinusoids, int)
             or num_sinusoids < 8
         ):
             raise ValueError(f"num_sinusoids must be an int >= 8, got {num_sinusoids!r}")
-        self.k_factor = k
         self.num_sinusoids = num_sinusoids
 
     @classmethod
@@ -123,35 +114,20 @@ class Jakes(FadingChannel):
         k = self.k_factor
         return (k + special.j0(2.0 * np.pi * self.max_doppler_hz * tau_s)) / (k + 1.0)
 
-    def sample_coefficients(
-        self,
-        batch_size: int,
-        num_blocks: int,
-        generator: torch.Generator,
-        dtype: torch.dtype,
-        device: torch.device,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        real_dtype = torch.float64 if dtype == torch.complex128 else torch.float32
+    def draw_coefficients(self, draw: CoefficientDraw) -> Coefficients:
         m = self.num_sinusoids
-        theta = (
-            2.0
-            * math.pi
-            * torch.rand((batch_size, 1), generator=generator, dtype=real_dtype, device=device)
-        )
-        weights = complex_normal((batch_size, m), generator, dtype, device) / math.sqrt(m)
-        phase_rate = (
-            2.0
-            * math.pi
-            * self.normalized_doppler
-            * torch.arange(num_blocks, dtype=real_dtype, device=device).unsqueeze(0)
-        )
-        diffuse = torch.zeros((batch_size, num_blocks), dtype=dtype, device=device)
+        theta = 2.0 * math.pi * draw.rand((draw.batch_size, 1))
+        weights = draw.complex_normal((draw.batch_size, m)) / math.sqrt(m)
+        symbol_index = torch.arange(draw.num_blocks, dtype=draw.real_dtype, device=draw.device)
+        phase_rate = 2.0 * math.pi * self.normalized_doppler * symbol_index.unsqueeze(0)
+        diffuse = torch.zeros(draw.shape, dtype=draw.dtype, device=draw.device)
         for n in range(m):
             angle = (2.0 * math.pi * n + theta) / m
             phase = phase_rate * torch.cos(angle)
-            diffuse += weights[:, n : n + 1] * torch.polar(torch.ones_like(phase), phase).to(dtype)
+            rotation = torch.polar(torch.ones_like(phase), phase).to(draw.dtype)
+            diffuse += weights[:, n : n + 1] * rotation
         k = self.k_factor
-        los = uniform_phase((batch_size, 1), generator, dtype, device)
+        los = draw.uniform_phase((draw.batch_size, 1))
         h = los * math.sqrt(k / (k + 1.0)) + diffuse * math.sqrt(1.0 / (k + 1.0))
         return h, {}
 
@@ -160,11 +136,7 @@ class Jakes(FadingChannel):
 
     def power_gain_cdf(self, gain: np.ndarray) -> np.ndarray:
         """Marginal CDF of ``|h|^2``: Rician with factor ``K`` (exponential for ``K = 0``)."""
-        g = np.clip(np.asarray(gain, dtype=np.float64), 0.0, None)
-        k = self.k_factor
-        if k == 0.0:
-            return -np.expm1(-g)
-        return stats.ncx2.cdf(2.0 * (k + 1.0) * g, 2, 2.0 * k)
+        return rician_power_gain_cdf(gain, self.k_factor)
 
     def extra_repr(self) -> str:
         return (

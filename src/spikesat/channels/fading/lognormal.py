@@ -9,9 +9,14 @@ import torch
 from scipy import special
 
 from spikesat.channels._checks import check_finite
-from spikesat.channels.fading.base import CHANNELS, FadingChannel
-
-_NEPER_PER_DB = math.log(10.0) / 10.0
+from spikesat.channels.fading.base import (
+    CHANNELS,
+    NEPER_PER_DB,
+    CoefficientDraw,
+    Coefficients,
+    FadingChannel,
+    power_gain_db,
+)
 
 
 @CHANNELS.register("lognormal")
@@ -25,12 +30,8 @@ class LogNormal(FadingChannel):
     normalize : bool
         Choose ``mu = -sigma^2 ln(10) / 20`` so that ``E|h|^2 = 1`` (default); ``False`` gives
         ``mu = 0`` (median gain 0 dB, mean ``exp((sigma ln(10) / 10)^2 / 2)``).
-    block_size : int or None
-        Symbols per independent shadowing block; ``None`` = one draw per example.
-    signal_power : {"measured", "unit"}
-        How the signal power in the SNR is obtained.
-    seed : int
-        Seed of the module's own sequence of draws.
+    block_size, signal_power, seed
+        As in :class:`FadingChannel` (a block is a shadowing block).
     """
 
     def __init__(
@@ -51,31 +52,19 @@ class LogNormal(FadingChannel):
     @property
     def mean_db(self) -> float:
         """The mean ``mu`` of the power gain [dB]."""
-        return -(self.sigma_db**2) * _NEPER_PER_DB / 2.0 if self.normalize else 0.0
+        return -(self.sigma_db**2) * NEPER_PER_DB / 2.0 if self.normalize else 0.0
 
-    def sample_coefficients(
-        self,
-        batch_size: int,
-        num_blocks: int,
-        generator: torch.Generator,
-        dtype: torch.dtype,
-        device: torch.device,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        real_dtype = torch.float64 if dtype == torch.complex128 else torch.float32
-        gain_db = self.mean_db + self.sigma_db * torch.randn(
-            (batch_size, num_blocks), generator=generator, dtype=real_dtype, device=device
-        )
+    def draw_coefficients(self, draw: CoefficientDraw) -> Coefficients:
+        gain_db = self.mean_db + self.sigma_db * draw.randn()
         amplitude = torch.pow(10.0, gain_db / 20.0)
-        return amplitude.to(dtype), {"gain_db": gain_db}
+        return amplitude.to(draw.dtype), {"gain_db": gain_db}
 
     def mean_power_gain(self) -> float:
-        return math.exp(self.mean_db * _NEPER_PER_DB + (self.sigma_db * _NEPER_PER_DB) ** 2 / 2.0)
+        return math.exp(self.mean_db * NEPER_PER_DB + (self.sigma_db * NEPER_PER_DB) ** 2 / 2.0)
 
     def power_gain_cdf(self, gain: np.ndarray) -> np.ndarray:
         """``Phi((10 log10 g - mu) / sigma)``."""
-        g = np.asarray(gain, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            gain_db = 10.0 * np.log10(np.clip(g, 0.0, None))
+        gain_db = power_gain_db(gain)
         if self.sigma_db == 0.0:
             return (gain_db >= self.mean_db).astype(np.float64)
         return special.ndtr((gain_db - self.mean_db) / self.sigma_db)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from spikesat.channels.fading.base import CHANNELS, FadingChannel, complex_normal
+from spikesat.channels.fading.base import CHANNELS, CoefficientDraw, Coefficients, FadingChannel
 
 
 @CHANNELS.register("rayleigh")
@@ -14,28 +13,12 @@ class Rayleigh(FadingChannel):
 
     Parameters
     ----------
-    block_size : int or None
-        Symbols per independent fading block; ``None`` = one draw per example.
-    signal_power : {"measured", "unit"}
-        How the signal power in the SNR is obtained.
-    seed : int
-        Seed of the module's own sequence of draws.
+    block_size, signal_power, seed
+        As in :class:`FadingChannel`.
     """
 
-    def __init__(
-        self, block_size: int | None = None, signal_power: str = "measured", seed: int = 0
-    ) -> None:
-        super().__init__(block_size=block_size, signal_power=signal_power, seed=seed)
-
-    def sample_coefficients(
-        self,
-        batch_size: int,
-        num_blocks: int,
-        generator: torch.Generator,
-        dtype: torch.dtype,
-        device: torch.device,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return complex_normal((batch_size, num_blocks), generator, dtype, device), {}
+    def draw_coefficients(self, draw: CoefficientDraw) -> Coefficients:
+        return draw.complex_normal(), {}
 
     def mean_power_gain(self) -> float:
         return 1.0

@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy import special, stats
 
 from spikesat.channels._checks import check_finite
-from spikesat.channels.fading.base import CHANNELS, FadingChannel, complex_normal, uniform_phase
+from spikesat.channels.fading.base import CHANNELS, CoefficientDraw, Coefficients, FadingChannel
+
+
+def check_k_factor(k_factor: object) -> float:
+    """Return the Rice factor ``K`` (linear) as a float, or raise if it is not finite and >= 0."""
+    k = check_finite(k_factor, "k_factor")
+    if k < 0.0:
+        raise ValueError(
+            f"k_factor must be >= 0 (linear LOS-to-scatter power ratio), got {k!r}; "
+            "convert a K in dB with 10 ** (k_db / 10)"
+        )
+    return k
+
+
+def rician_power_gain_cdf(gain: np.ndarray, k_factor: float) -> np.ndarray:
+    """CDF of the power gain ``|h|^2`` of unit-mean-power Rician fading with factor ``K``.
+
+    ``2 (K+1) |h|^2`` is noncentral chi-square with 2 degrees of freedom and ``nc = 2K``
+    (exponential, ``1 - exp(-g)``, for ``K = 0``).
+    """
+    g = np.clip(np.asarray(gain, dtype=np.float64), 0.0, None)
+    if k_factor == 0.0:
+        return -np.expm1(-g)
+    return stats.ncx2.cdf(2.0 * (k_factor + 1.0) * g, 2, 2.0 * k_factor)
 
 
 @CHANNELS.register("rician")
@@ -20,12 +42,8 @@ class Rician(FadingChannel):
     ----------
     k_factor : float
         Rice factor ``K`` (linear, LOS power over scattered power), >= 0.
-    block_size : int or None
-        Symbols per independent fading block; ``None`` = one draw per example.
-    signal_power : {"measured", "unit"}
-        How the signal power in the SNR is obtained.
-    seed : int
-        Seed of the module's own sequence of draws.
+    block_size, signal_power, seed
+        As in :class:`FadingChannel`.
     """
 
     def __init__(
@@ -36,26 +54,12 @@ class Rician(FadingChannel):
         seed: int = 0,
     ) -> None:
         super().__init__(block_size=block_size, signal_power=signal_power, seed=seed)
-        k = check_finite(k_factor, "k_factor")
-        if k < 0.0:
-            raise ValueError(
-                f"k_factor must be >= 0 (linear LOS-to-scatter power ratio), got {k!r}; "
-                "convert a K in dB with 10 ** (k_db / 10)"
-            )
-        self.k_factor = k
+        self.k_factor = check_k_factor(k_factor)
 
-    def sample_coefficients(
-        self,
-        batch_size: int,
-        num_blocks: int,
-        generator: torch.Generator,
-        dtype: torch.dtype,
-        device: torch.device,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        shape = (batch_size, num_blocks)
+    def draw_coefficients(self, draw: CoefficientDraw) -> Coefficients:
         k = self.k_factor
-        los = uniform_phase(shape, generator, dtype, device) * (k / (k + 1.0)) ** 0.5
-        scatter = complex_normal(shape, generator, dtype, device) * (1.0 / (k + 1.0)) ** 0.5
+        los = draw.uniform_phase() * (k / (k + 1.0)) ** 0.5
+        scatter = draw.complex_normal() * (1.0 / (k + 1.0)) ** 0.5
         return los + scatter, {}
 
     def mean_power_gain(self) -> float:
@@ -73,12 +77,8 @@ class Rician(FadingChannel):
         return (k * k + 4.0 * k + 2.0) / (k + 1.0) ** 2
 
     def power_gain_cdf(self, gain: np.ndarray) -> np.ndarray:
-        """``2 (K+1) |h|^2`` is noncentral chi-square with 2 degrees of freedom and ``nc = 2K``."""
-        g = np.clip(np.asarray(gain, dtype=np.float64), 0.0, None)
-        k = self.k_factor
-        if k == 0.0:
-            return -np.expm1(-g)
-        return stats.ncx2.cdf(2.0 * (k + 1.0) * g, 2, 2.0 * k)
+        """See :func:`rician_power_gain_cdf`."""
+        return rician_power_gain_cdf(gain, self.k_factor)
 
     def extra_repr(self) -> str:
         return f"k_factor={self.k_factor}, " + super().extra_repr()

@@ -18,11 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from scipy import special
 
 from spikesat.channels._checks import check_positive
-from spikesat.channels.fading.base import CHANNELS, FadingChannel, complex_normal, uniform_phase
+from spikesat.channels.fading.base import CHANNELS, CoefficientDraw, Coefficients, FadingChannel
 from spikesat.channels.fading.gamma import sample_gamma
 
 
@@ -65,12 +64,8 @@ class ShadowedRician(FadingChannel):
     normalize : bool
         Scale ``h`` to unit mean power ``E|h|^2 = 2 b0 + omega = 1`` (default), so ``snr_db``
         is the mean SNR; ``False`` keeps the measured mean power (a real mean loss).
-    block_size : int or None
-        Symbols per independent fading block; ``None`` = one draw per example.
-    signal_power : {"measured", "unit"}
-        How the signal power in the SNR is obtained.
-    seed : int
-        Seed of the module's own sequence of draws.
+    block_size, signal_power, seed
+        As in :class:`FadingChannel`.
     """
 
     def __init__(
@@ -120,20 +115,12 @@ class ShadowedRician(FadingChannel):
         p = self.parameters
         return 2.0 * p.b0 + p.omega if self.normalize else 1.0
 
-    def sample_coefficients(
-        self,
-        batch_size: int,
-        num_blocks: int,
-        generator: torch.Generator,
-        dtype: torch.dtype,
-        device: torch.device,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def draw_coefficients(self, draw: CoefficientDraw) -> Coefficients:
         p = self.parameters
-        shape = (batch_size, num_blocks)
-        real_dtype = torch.float64 if dtype == torch.complex128 else torch.float32
-        los_power = sample_gamma(shape, p.m, generator, real_dtype, device) * (p.omega / p.m)
-        los = uniform_phase(shape, generator, dtype, device) * los_power.sqrt().to(dtype)
-        scatter = complex_normal(shape, generator, dtype, device) * (2.0 * p.b0) ** 0.5
+        gamma = sample_gamma(draw.shape, p.m, draw.generator, draw.real_dtype, draw.device)
+        los_power = gamma * (p.omega / p.m)
+        los = draw.uniform_phase() * los_power.sqrt().to(draw.dtype)
+        scatter = draw.complex_normal() * (2.0 * p.b0) ** 0.5
         return (los + scatter) / self._scale**0.5, {"los_power": los_power / self._scale}
 
     def mean_power_gain(self) -> float:

@@ -18,7 +18,6 @@ free-space SNR and the layer lowers it on average by :meth:`TR38811.mean_power_g
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +25,14 @@ import torch
 from scipy import special
 
 from spikesat.channels._checks import check_elevation_deg, check_finite
-from spikesat.channels.fading.base import CHANNELS, FadingChannel
+from spikesat.channels.fading.base import (
+    CHANNELS,
+    NEPER_PER_DB,
+    CoefficientDraw,
+    Coefficients,
+    FadingChannel,
+    power_gain_db,
+)
 
 TR38811_SOURCE = "3GPP TR 38.811 V15.4.0, Tables 6.6.1-1 and 6.6.2-1/-2/-3"
 
@@ -95,8 +101,6 @@ SHADOWING_TABLES: dict[tuple[str, str], ShadowingTable] = {
 BANDS_GHZ = {"s": (2.0, 4.0), "ka": (17.7, 40.0)}
 """Frequency ranges [GHz] for which the S-band and Ka-band tables are used."""
 
-_NEPER_PER_DB = math.log(10.0) / 10.0
-
 
 def band_of(frequency_ghz: float) -> str:
     """The TR 38.811 table band (``"s"`` or ``"ka"``) for ``frequency_ghz``, or raise."""
@@ -122,12 +126,8 @@ class TR38811(FadingChannel):
         Carrier frequency [GHz]; selects the S-band or Ka-band table.
     elevation_deg : float or sequence
         Elevation angle(s) [deg] in [10, 90]: one value, or one per example (``[B]``).
-    block_size : int or None
-        Symbols per independent draw; ``None`` = one draw per example.
-    signal_power : {"measured", "unit"}
-        How the signal power in the SNR is obtained.
-    seed : int
-        Seed of the module's own sequence of draws.
+    block_size, signal_power, seed
+        As in :class:`FadingChannel`.
     """
 
     def __init__(
@@ -175,48 +175,31 @@ class TR38811(FadingChannel):
             "clutter_loss_db": np.interp(elevation, ELEVATION_GRID_DEG, t.clutter_loss_db),
         }
 
-    def _draw(
-        self,
-        shape: tuple[int, int],
-        elevation_deg: np.ndarray,
-        generator: torch.Generator,
-        real_dtype: torch.dtype,
-        device: torch.device,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        if elevation_deg.size not in (1, shape[0]):
+    def _draw_amplitude(self, draw: CoefficientDraw, elevation_deg: np.ndarray) -> Coefficients:
+        """Real amplitudes ``10^(-(SF + CL) / 20)`` ``[B, num_blocks]`` (``draw.real_dtype``)."""
+        if elevation_deg.size not in (1, draw.batch_size):
             raise ValueError(
-                f"elevation_deg has {elevation_deg.size} values for a batch of {shape[0]}; "
-                "give one elevation, or one per example"
+                f"elevation_deg has {elevation_deg.size} values for a batch of "
+                f"{draw.batch_size}; give one elevation, or one per example"
             )
         params = self.parameters_at(elevation_deg)
         col = {
-            k: torch.as_tensor(v, dtype=real_dtype, device=device).reshape(-1, 1)
+            k: torch.as_tensor(v, dtype=draw.real_dtype, device=draw.device).reshape(-1, 1)
             for k, v in params.items()
         }
-        los = (
-            torch.rand(shape, generator=generator, dtype=real_dtype, device=device)
-            < col["los_probability"]
-        )
-        z = torch.randn(shape, generator=generator, dtype=real_dtype, device=device)
+        los = draw.rand() < col["los_probability"]
+        z = draw.randn()
         shadow_db = torch.where(los, z * col["sigma_los_db"], z * col["sigma_nlos_db"])
-        clutter_db = torch.where(los, torch.zeros_like(z), col["clutter_loss_db"].expand(shape))
+        clutter_db = torch.where(
+            los, torch.zeros_like(z), col["clutter_loss_db"].expand(draw.shape)
+        )
         gain_db = -(shadow_db + clutter_db)
         info = {"los": los, "shadow_fading_db": shadow_db, "clutter_loss_db": clutter_db}
         return torch.pow(10.0, gain_db / 20.0), info
 
-    def sample_coefficients(
-        self,
-        batch_size: int,
-        num_blocks: int,
-        generator: torch.Generator,
-        dtype: torch.dtype,
-        device: torch.device,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        real_dtype = torch.float64 if dtype == torch.complex128 else torch.float32
-        amplitude, info = self._draw(
-            (batch_size, num_blocks), self.elevation_deg, generator, real_dtype, device
-        )
-        return amplitude.to(dtype), info
+    def draw_coefficients(self, draw: CoefficientDraw) -> Coefficients:
+        amplitude, info = self._draw_amplitude(draw, self.elevation_deg)
+        return amplitude.to(draw.dtype), info
 
     def sample_power_gain(
         self,
@@ -226,18 +209,17 @@ class TR38811(FadingChannel):
     ) -> np.ndarray:
         """Independent power gains; ``elevation_deg`` gives one elevation per sample."""
         elevation = self.elevation_deg if elevation_deg is None else np.asarray(elevation_deg)
-        amplitude, _ = self._draw(
-            (num_samples, 1), elevation.reshape(-1), generator, torch.float64, torch.device("cpu")
-        )
+        draw = CoefficientDraw(num_samples, 1, generator, torch.complex128, torch.device("cpu"))
+        amplitude, _ = self._draw_amplitude(draw, elevation.reshape(-1))
         return amplitude[:, 0].square().numpy()
 
     def mean_power_gain(self, elevation_deg: object | None = None) -> float | np.ndarray:
         """``p E[10^(-SF_LOS/10)] + (1 - p) 10^(-CL/10) E[10^(-SF_NLOS/10)]``."""
         params = self.parameters_at(self.elevation_deg if elevation_deg is None else elevation_deg)
         p = params["los_probability"]
-        los = np.exp((params["sigma_los_db"] * _NEPER_PER_DB) ** 2 / 2.0)
+        los = np.exp((params["sigma_los_db"] * NEPER_PER_DB) ** 2 / 2.0)
         nlos = 10.0 ** (-params["clutter_loss_db"] / 10.0) * np.exp(
-            (params["sigma_nlos_db"] * _NEPER_PER_DB) ** 2 / 2.0
+            (params["sigma_nlos_db"] * NEPER_PER_DB) ** 2 / 2.0
         )
         mean = p * los + (1.0 - p) * nlos
         return float(mean) if mean.size == 1 else mean
@@ -248,9 +230,7 @@ class TR38811(FadingChannel):
         if params["los_probability"].size != 1:
             raise ValueError("power_gain_cdf needs a single elevation; pass elevation_deg=<float>")
         p, s_los, s_nlos, cl = (float(np.ravel(params[k])[0]) for k in params)
-        g = np.asarray(gain, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            gain_db = 10.0 * np.log10(np.clip(g, 0.0, None))
+        gain_db = power_gain_db(gain)
         return p * special.ndtr(gain_db / s_los) + (1.0 - p) * special.ndtr((gain_db + cl) / s_nlos)
 
     def extra_repr(self) -> str:
