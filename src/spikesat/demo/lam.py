@@ -24,7 +24,7 @@ def demo_lam(
     num_train: int = DEMO_NUM_TRAIN,
     epochs: int = DEMO_EPOCHS,
 ) -> tuple[models.LAM, Any, dict[str, Any]]:
-    """The demo's trained LAM and data: from the cache, or trained (~2 min on 2 cores).
+    """The demo's trained LAM and data: from the cache, or trained once and cached.
 
     Parameters
     ----------

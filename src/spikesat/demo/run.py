@@ -43,7 +43,7 @@ def run_demo(
     progress : bool
         Show progress bars.
     num_train, epochs : int
-        Size of the demo LAM's training run (the defaults take about two minutes).
+        Size of the demo LAM's training run.
     codec_epochs : int
         Training epochs of the demo codec.
 
