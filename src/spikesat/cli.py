@@ -193,6 +193,7 @@ def _register_area_commands() -> None:
     """Each area's command lives beside its code (``spikesat/<area>/command.py``)."""
     from spikesat.channels.command import command as link_command
     from spikesat.codecs.command import app as codec_app
+    from spikesat.federated.command import command as federate_command
     from spikesat.orbits.command import command as orbits_command
     from spikesat.snn.command import command as snn_command
 
@@ -200,6 +201,7 @@ def _register_area_commands() -> None:
     app.command("link")(link_command)
     app.command("snn")(snn_command)
     app.add_typer(codec_app, name="codec")
+    app.command("federate")(federate_command)
 
 
 _register_area_commands()

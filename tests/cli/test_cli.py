@@ -31,6 +31,7 @@ def test_demo_runs_every_stage_and_caches_its_model() -> None:
         "codec",
         "spiking head",
         "energy",
+        "federated",
     ]
     summary = first["summary"]
     json.dumps(summary)  # JSON-ready
@@ -48,6 +49,9 @@ def test_demo_runs_every_stage_and_caches_its_model() -> None:
         / energy["ledger"]["entries"][1]["details"]["rate_bps"]
     )
     assert energy["transmit_j"] == pytest.approx(energy["tx_power_w"] * airtime_s)
+    federated = summary["federated"]
+    assert federated["rounds"] >= 1 and federated["sim_hours"] > 0
+    assert 0.0 <= federated["accuracy"] <= 1.0 and federated["bytes_isl"] > 0
     second = run_demo(num_train=40, epochs=1, progress=False, codec_epochs=1)
     assert "loaded from cache" in second["stages"][1]["result"]
     assert second["summary"]["codec"]["cached"] is True

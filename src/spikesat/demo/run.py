@@ -11,7 +11,14 @@ import torch
 import spikesat.models as models
 from spikesat.demo.codec import demo_codec
 from spikesat.demo.lam import DEMO_EPOCHS, DEMO_MODEL, DEMO_NUM_TRAIN, DEMO_SPLIT_AT, demo_lam
-from spikesat.demo.stages import codec_stage, energy_stage, link_stage, orbit_stage, snn_stage
+from spikesat.demo.stages import (
+    codec_stage,
+    energy_stage,
+    federated_stage,
+    link_stage,
+    orbit_stage,
+    snn_stage,
+)
 from spikesat.train import evaluate
 
 
@@ -32,7 +39,8 @@ def run_demo(
 
     Stages: data -> LAM -> split -> remote inference -> orbit (next pass of the capturing
     satellite) -> link (downlink SNR and MODCOD over its passes) -> codec (a trained factorized
-    codec's bytes over that link, against JPEG) -> spiking head -> energy per inference.
+    codec's bytes over that link, against JPEG) -> spiking head -> energy per inference ->
+    federated fine-tuning rounds over the constellation.
 
     Parameters
     ----------
@@ -131,6 +139,8 @@ def run_demo(
     stages.append(snn_row)
     energy_row, energy = energy_stage(sm.onboard, test_images[:1], coded["bytes_per_image"], state)
     stages.append(energy_row)
+    federated_row, federated = federated_stage(seed)
+    stages.append(federated_row)
     return {
         "stages": stages,
         "summary": {
@@ -146,6 +156,7 @@ def run_demo(
             "codec": {**coded, "cached": codec_meta["cached"]},
             "snn": spiking,
             "energy": energy,
+            "federated": federated,
             "wall_time_s": round(time.time() - began, 1),
         },
     }

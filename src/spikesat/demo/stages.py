@@ -200,3 +200,16 @@ def energy_stage(
         f"({bytes_per_image:.0f} B at {state.rate_bps / 1e6:.0f} Mbit/s, {tx_power_w:.0f} W)"
     )
     return _row("energy", "per inference, EnergyLedger", result), figures
+
+
+def federated_stage(seed: int) -> tuple[dict[str, str], dict[str, Any]]:
+    """A few rounds of federated fine-tuning (FedISL) over the built-in 5 x 10 shell."""
+    from spikesat.federated.command import demo_stage
+
+    figures = demo_stage(seed=seed)
+    result = (
+        f"{figures['rounds']} rounds in {figures['sim_hours']:.1f} simulated h, accuracy "
+        f"{100 * figures['accuracy']:.1f}%; ISL {figures['bytes_isl'] / 1e6:.1f} MB, ground "
+        f"{figures['bytes_ground'] / 1e6:.1f} MB, {figures['energy_j']:.1f} J"
+    )
+    return _row("federated", f"{figures['strategy']}, research-5x10 shell", result), figures

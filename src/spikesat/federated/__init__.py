@@ -1,0 +1,95 @@
+"""Federated fine-tuning over a time-varying constellation, on a simulated clock.
+
+- :func:`federate` runs a strategy ("fedavg-ground", "fedisl", "fedasync", "split-lam";
+  :func:`list_strategies`) over a contact plan, with a :class:`Clock` that moves bytes only
+  inside contact windows at the link-trace rates and books energy to an ``EnergyLedger``;
+- :func:`federated_data` builds per-satellite non-IID partitions;
+- backends "local" and "ray" run the local training; :class:`FaultModel` injects failures,
+  drop-outs, missed windows and corrupted uploads;
+- :mod:`~spikesat.federated.aggregate` (FedAvg, ring all-reduce, staleness weights) and
+  :mod:`~spikesat.federated.lora` (peft LoRA with heterogeneous ranks, FLoRA stacking);
+  :mod:`spikesat.federated.flower` adapts a strategy to Flower (the ``[flower]`` extra).
+"""
+
+from __future__ import annotations
+
+from spikesat.federated.aggregate import (
+    ring_allreduce,
+    ring_allreduce_bytes,
+    staleness_weight,
+    weighted_average,
+)
+from spikesat.federated.backends import (
+    Backend,
+    LocalBackend,
+    LocalConfig,
+    RayBackend,
+    create_backend,
+    list_backends,
+)
+from spikesat.federated.clock import Clock, SimulationHorizonError, Transfer, schedule_transfer
+from spikesat.federated.compute import ComputeProfile, get_computer, list_computers
+from spikesat.federated.data import FederatedData, federated_data
+from spikesat.federated.faults import FaultModel, deliver_update
+from spikesat.federated.lora import (
+    add_lora,
+    aggregate_lora,
+    lora_state,
+    merge_lora_delta,
+)
+from spikesat.federated.network import LinkSegments, Network
+from spikesat.federated.payload import CorruptUpdateError, decode_update, encode_update
+from spikesat.federated.simulation import Federation, FederationResult, build_network, federate
+from spikesat.federated.strategies import (
+    FedAsync,
+    FedAvgGround,
+    FedIsl,
+    SplitLam,
+    Strategy,
+    create_strategy,
+    list_strategies,
+)
+
+__all__ = [
+    "Backend",
+    "Clock",
+    "ComputeProfile",
+    "CorruptUpdateError",
+    "FaultModel",
+    "FedAsync",
+    "FedAvgGround",
+    "FedIsl",
+    "FederatedData",
+    "Federation",
+    "FederationResult",
+    "LinkSegments",
+    "LocalBackend",
+    "LocalConfig",
+    "Network",
+    "RayBackend",
+    "SimulationHorizonError",
+    "SplitLam",
+    "Strategy",
+    "Transfer",
+    "add_lora",
+    "aggregate_lora",
+    "build_network",
+    "create_backend",
+    "create_strategy",
+    "decode_update",
+    "deliver_update",
+    "encode_update",
+    "federate",
+    "federated_data",
+    "get_computer",
+    "list_backends",
+    "list_computers",
+    "list_strategies",
+    "lora_state",
+    "merge_lora_delta",
+    "ring_allreduce",
+    "ring_allreduce_bytes",
+    "schedule_transfer",
+    "staleness_weight",
+    "weighted_average",
+]

@@ -1,0 +1,191 @@
+"""Seeded faults: permanent satellite failures, drop-outs, missed windows, corrupted uploads.
+
+Every draw is a pure function of ``(seed, kind, round, satellite, attempt)`` (a
+``numpy.random.SeedSequence``), so a run, its resume from a checkpoint and the same run on
+another backend see the same faults. Failures are of the payload computer: a failed satellite
+stops training and contributing from its failure round on, while its bus keeps relaying ISL
+traffic. A corrupted upload fails the CRC-32 of :mod:`spikesat.federated.payload` at the
+station and is retransmitted in the satellite's next window: it is never lost and never counted
+twice (the server keeps a per-round set of contributors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from spikesat.federated.clock import Clock, Transfer, window_end_s
+from spikesat.federated.payload import CorruptUpdateError, decode_update, flip_random_byte
+
+_KINDS = {"fail": 1, "drop": 2, "miss": 3, "corrupt": 4, "flip": 5}
+MAX_ATTEMPTS = 64
+
+
+@dataclass
+class FaultModel:
+    """Fault probabilities and explicit failures.
+
+    Attributes
+    ----------
+    failure_prob : float
+        Probability that a working satellite fails permanently in a given round.
+    failures : dict of int to int
+        Explicit permanent failures: satellite -> first round it is down.
+    dropout_prob : float
+        Probability that a satellite sits out a round (recovers the next one).
+    missed_window_prob : float
+        Probability that an upload misses the pass it was scheduled in (each pass
+        independently), e.g. a station outage or a pointing failure.
+    corruption_prob : float
+        Probability that an upload arrives corrupted (fails its CRC-32) and is resent.
+    seed : int
+        Seed of every draw.
+    """
+
+    failure_prob: float = 0.0
+    failures: dict[int, int] = field(default_factory=dict)
+    dropout_prob: float = 0.0
+    missed_window_prob: float = 0.0
+    corruption_prob: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("failure_prob", "dropout_prob", "missed_window_prob", "corruption_prob"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0.0 <= value < 1.0):
+                raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
+        if not isinstance(self.failures, Mapping):
+            raise TypeError(f"failures must map satellite -> round, got {self.failures!r}")
+        self.failures = {int(k): int(v) for k, v in self.failures.items()}
+
+    @property
+    def active(self) -> bool:
+        """Whether any fault can happen."""
+        return bool(
+            self.failures
+            or self.failure_prob
+            or self.dropout_prob
+            or self.missed_window_prob
+            or self.corruption_prob
+        )
+
+    def rng(self, kind: str, round: int, sat: int, attempt: int = 0) -> np.random.Generator:
+        """The generator of one draw (``kind``: fail, drop, miss, corrupt or flip)."""
+        return np.random.default_rng([self.seed, _KINDS[kind], round, sat, attempt])
+
+    def failed(self, sat: int, round: int) -> bool:
+        """Whether ``sat`` is permanently down in ``round``."""
+        if sat in self.failures and round >= self.failures[sat]:
+            return True
+        if self.failure_prob == 0.0:
+            return False
+        return any(self.rng("fail", r, sat).random() < self.failure_prob for r in range(round + 1))
+
+    def dropped(self, sat: int, round: int) -> bool:
+        """Whether ``sat`` sits out ``round``."""
+        return self.dropout_prob > 0 and self.rng("drop", round, sat).random() < self.dropout_prob
+
+    def participates(self, sat: int, round: int) -> bool:
+        """Neither failed nor dropped out."""
+        return not self.failed(sat, round) and not self.dropped(sat, round)
+
+    def missed_windows(self, sat: int, round: int, attempt: int) -> int:
+        """How many passes in a row the upload misses before one works."""
+        if self.missed_window_prob == 0.0:
+            return 0
+        return (
+            int(self.rng("miss", round, sat, attempt).geometric(1.0 - self.missed_window_prob)) - 1
+        )
+
+    def corrupted(self, sat: int, round: int, attempt: int) -> bool:
+        """Whether the ``attempt``-th transmission of this upload arrives corrupted."""
+        return (
+            self.corruption_prob > 0
+            and self.rng("corrupt", round, sat, attempt).random() < self.corruption_prob
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as a plain dict."""
+        return {
+            "failure_prob": self.failure_prob,
+            "failures": dict(self.failures),
+            "dropout_prob": self.dropout_prob,
+            "missed_window_prob": self.missed_window_prob,
+            "corruption_prob": self.corruption_prob,
+            "seed": self.seed,
+        }
+
+
+@dataclass
+class Delivery:
+    """A verified upload: the decoded update and what it took."""
+
+    sat: int
+    state: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+    arrival_s: float
+    attempts: int
+    missed_windows: int
+    transfers: list[Transfer]
+
+
+def deliver_update(
+    clock: Clock,
+    faults: FaultModel,
+    sat: int,
+    payload: bytes,
+    ready_s: float,
+    round: int,
+    key: int = 0,
+) -> Delivery:
+    """Upload ``payload`` from ``sat`` to the ground until it passes its CRC check.
+
+    Parameters
+    ----------
+    clock : Clock
+        Schedules the transfers (and books their energy).
+    faults : FaultModel
+        Missed windows and corruption.
+    sat : int
+        Sender.
+    payload : bytes
+        From :func:`~spikesat.federated.payload.encode_update`.
+    ready_s : float
+        When the update is ready [s].
+    round : int
+        Round index (ledger tag and fault draws).
+    key : int
+        Distinguishes several uploads of one satellite in one round (fault draws).
+
+    Returns
+    -------
+    Delivery
+    """
+    transfers: list[Transfer] = []
+    missed = 0
+    for attempt in range(MAX_ATTEMPTS):
+        draw = attempt + MAX_ATTEMPTS * key
+        skip = faults.missed_windows(sat, round, draw)
+        missed += skip
+        transfer = clock.upload(sat, len(payload), ready_s, round, skip_windows=skip)
+        transfers.append(transfer)
+        received = payload
+        if faults.corrupted(sat, round, draw):
+            received = flip_random_byte(payload, faults.rng("flip", round, sat, draw))
+        try:
+            state, meta = decode_update(received)
+        except CorruptUpdateError:
+            # The station NACKs; the satellite resends in its next window with that station.
+            station = int(transfer.receiver.split("-")[1])
+            segments = clock.network.ground(sat, station)
+            ready_s = max(transfer.arrival_s, window_end_s(segments, transfer.tx_end_s))
+            continue
+        return Delivery(sat, state, meta, transfer.arrival_s, attempt + 1, missed, transfers)
+    raise RuntimeError(
+        f"sat-{sat}'s upload failed its CRC {MAX_ATTEMPTS} times in round {round}: "
+        "corruption_prob is too close to 1"
+    )

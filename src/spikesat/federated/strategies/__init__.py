@@ -1,0 +1,29 @@
+"""Federated strategies: "fedavg-ground", "fedisl", "fedasync" and "split-lam"."""
+
+from spikesat.federated.strategies import (  # noqa: F401  (register the strategies)
+    fedasync,
+    fedavg_ground,
+    fedisl,
+    split_lam,
+)
+from spikesat.federated.strategies.base import (
+    STRATEGIES,
+    Strategy,
+    create_strategy,
+    list_strategies,
+)
+from spikesat.federated.strategies.fedasync import FedAsync
+from spikesat.federated.strategies.fedavg_ground import FedAvgGround
+from spikesat.federated.strategies.fedisl import FedIsl
+from spikesat.federated.strategies.split_lam import SplitLam
+
+__all__ = [
+    "STRATEGIES",
+    "FedAsync",
+    "FedAvgGround",
+    "FedIsl",
+    "SplitLam",
+    "Strategy",
+    "create_strategy",
+    "list_strategies",
+]

@@ -1,0 +1,401 @@
+"""``split-lam``: the seeds' split LAM, patch embedding and task head on the satellites, the
+backbone with LoRA on the ground (U-shaped split learning, with federated averaging of the
+satellite-side parameters).
+
+Per round, for every plane (its participating members ``M``):
+
+1. the member that sees a station first downloads the satellite-side parameters (patch
+   embedding and head) and forwards them round the plane ring;
+2. each member draws a mini-batch and computes its patch embeddings (tokens ``[b, N, D]``),
+   optionally through a spikesat codec (``codec=``: the bytes are the real ``Bitstream``
+   sizes and the ground sees the decoded tokens);
+3. the embeddings (and labels) are gathered over ISLs to the relay (the member that sees a
+   station first) and downlinked; the ground runs the backbone forward to pooled features
+   ``[b, D]``, sends them back up and the relay scatters them;
+4. every member runs its head, its loss and the backward pass to the features, whose
+   gradients are gathered and downlinked; the ground back-propagates through the backbone
+   and returns the gradients at the split, which are scattered for the members' backward
+   pass through the patch embedding;
+5. the members ring-all-reduce their sample-weighted satellite-side parameters and the relay
+   uploads the plane's average, which the server averages over the planes.
+
+The maths is exact SGD on the LAM's own split modules (:func:`spikesat.models.split` at
+``"patch_embed"``): with one step per round, the members' SGD steps followed by the
+sample-weighted average equal one centralised SGD step on the concatenated batches (the
+backbone sees every example independently), which the tests check. The ground backbone is
+frozen except for peft LoRA adapters of rank ``lora_rank``
+(:func:`~spikesat.federated.lora.add_lora`), shared by all planes and stepped once per round
+with the gradient of the whole round's mean loss. With ``lora_ranks`` (one rank per plane,
+heterogeneous) each plane's embeddings go through the ground backbone with that plane's own
+adapter; after the round the adapters are aggregated by FLoRA stacking (exact: the weighted
+sum of the planes' updates) or HetLoRA zero-padding
+(:func:`~spikesat.federated.lora.aggregate_lora`), merged into the frozen backbone and
+restarted, so every plane starts the next round from the same merged backbone.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spikesat.federated.aggregate import weighted_average
+from spikesat.federated.backends.trainer import job_seed
+from spikesat.federated.faults import deliver_update
+from spikesat.federated.lora import (
+    AGGREGATION_METHODS,
+    add_lora,
+    aggregate_lora,
+    lora_state,
+    merge_lora_delta,
+)
+from spikesat.federated.strategies.base import (
+    STRATEGIES,
+    Strategy,
+    first_to_see_ground,
+    plane_all_reduce,
+    ring_broadcast,
+    ring_gather,
+    ring_scatter,
+)
+from spikesat.models import count_macs, split
+
+if TYPE_CHECKING:
+    from spikesat.federated.simulation import Federation
+
+FLOAT32_BYTES = 4
+LABEL_BYTES = 1
+
+
+@STRATEGIES.register("split-lam")
+class SplitLam(Strategy):
+    """The split LAM (see the module docstring).
+
+    Parameters
+    ----------
+    batch_size : int
+        Examples per satellite per round.
+    lr : float
+        SGD learning rate of both sides.
+    lora_rank : int
+        Rank of the ground backbone's LoRA adapters.
+    codec : str, optional
+        A spikesat codec name (:func:`spikesat.codecs.list_codecs`) for the embeddings.
+    """
+
+    name = "split-lam"
+    needs_isl = True
+
+    def __init__(
+        self,
+        batch_size: int = 16,
+        lr: float = 0.05,
+        lora_rank: int = 4,
+        codec: str | None = None,
+        lora_ranks: list[int] | None = None,
+        lora_aggregation: str = "stack",
+    ) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if not lr > 0:
+            raise ValueError(f"lr must be > 0, got {lr!r}")
+        if lora_ranks is not None and (
+            not isinstance(lora_ranks, list | tuple)
+            or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in lora_ranks)
+        ):
+            raise ValueError(f"lora_ranks must be a list of positive ints, got {lora_ranks!r}")
+        if lora_aggregation not in AGGREGATION_METHODS:
+            raise ValueError(
+                f"unknown lora_aggregation {lora_aggregation!r}; choose one of "
+                f"{', '.join(AGGREGATION_METHODS)}"
+            )
+        self.batch_size = batch_size
+        self.lr = float(lr)
+        self.lora_rank = lora_rank
+        self.lora_ranks = None if lora_ranks is None else [int(r) for r in lora_ranks]
+        self.lora_aggregation = lora_aggregation
+        self.codec_name = codec
+        self.codec: nn.Module | None = None
+        self.plane_models: list[nn.Module] = []
+
+    def config(self) -> dict[str, Any]:
+        """The hyper-parameters."""
+        return {
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "lora_rank": self.lora_rank,
+            "lora_ranks": self.lora_ranks,
+            "lora_aggregation": self.lora_aggregation,
+            "codec": self.codec_name,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The per-plane ground models (heterogeneous ranks only)."""
+        return {"plane_models": [m.state_dict() for m in self.plane_models]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        for model, saved in zip(self.plane_models, state["plane_models"], strict=True):
+            model.load_state_dict(saved)
+
+    def setup(self, sim: Federation) -> None:
+        """Inject LoRA into the ground backbone and cut the model after the patch embedding."""
+        super().setup(sim)
+        model = sim.model
+        if "patch_embed" not in getattr(model, "stage_names", []):
+            raise ValueError(
+                "split-lam puts the patch embedding on the satellites: use a ViT LAM "
+                "(vit-micro-p8, vit-tiny-p8, vit-small-p8)"
+            )
+        self.parts = split(model, at="patch_embed")
+        if self.lora_ranks is None:
+            if not _has_lora(model):
+                add_lora(model, self.lora_rank, seed=sim.seed)
+        else:
+            num_planes = len(sim.network.plane_members())
+            if len(self.lora_ranks) != num_planes:
+                raise ValueError(
+                    f"lora_ranks has {len(self.lora_ranks)} ranks but the constellation has "
+                    f"{num_planes} planes: give one rank per plane"
+                )
+            for param in model.parameters():
+                param.requires_grad_(False)
+            self.plane_models = []
+            for plane, rank in enumerate(self.lora_ranks):
+                copy_ = copy.deepcopy(model)
+                add_lora(copy_, rank, seed=job_seed(sim.seed, 0, plane, salt=9))
+                self.plane_models.append(copy_)
+        for param in [*self.parts.onboard.parameters(), *self.parts.head.parameters()]:
+            param.requires_grad_(True)
+        self.ground = nn.Sequential(*list(self.parts.remote)[:-1])
+        self.plane_grounds = [
+            nn.Sequential(*list(split(m, at="patch_embed").remote)[:-1]) for m in self.plane_models
+        ]
+        self.head = self.parts.head
+        self.sat_names = [f"patch_embed.{n}" for n, _ in self.parts.onboard[0].named_parameters()]
+        self.sat_names += [f"head.{n}" for n, _ in self.head.named_parameters()]
+        if self.codec_name is not None:
+            from spikesat.codecs import create
+
+            self.codec = create(self.codec_name, in_channels=_embed_dim(model))
+        sample = sim.data.train_images[:1]
+        with torch.no_grad():
+            tokens = self.parts.onboard(sample)
+            pooled = self.ground(tokens)
+        self.onboard_macs = count_macs(self.parts.onboard, sample)
+        self.ground_macs = count_macs(self.ground, tokens)
+        self.head_macs = count_macs(self.head, pooled)
+        self.token_shape = tuple(tokens.shape[1:])
+        self.feature_dim = int(pooled.shape[1])
+
+    # ------------------------------------------------------------------ maths
+    def batches(self, sim: Federation, sats: list[int], round: int) -> dict[int, tuple]:
+        """Each member's seeded mini-batch ``(images, labels)``."""
+        out = {}
+        for sat in sats:
+            part = sim.data.parts[sat]
+            rng = np.random.default_rng(job_seed(sim.seed, round, sat, salt=7))
+            take = rng.choice(len(part), size=min(self.batch_size, len(part)), replace=False)
+            index = torch.as_tensor(np.sort(part[take]))
+            out[sat] = (sim.data.train_images[index], sim.data.train_labels[index])
+        return out
+
+    def step(self, sim: Federation, batches: dict[int, tuple], round: int) -> dict[str, Any]:
+        """One U-shaped SGD step over all members' batches; returns sizes and the loss.
+
+        The ground runs one backbone for every plane (shared LoRA) or each plane's own
+        backbone copy (``lora_ranks``); either way it steps with the gradient of the round's
+        mean loss, and with ``lora_ranks`` the planes' adapters are then aggregated
+        (``lora_aggregation``) and merged into every copy's frozen weights.
+        """
+        model = sim.model
+        model.train()
+        torch.manual_seed(job_seed(sim.seed, round, 0, salt=8))
+        params = dict(model.named_parameters())
+        sat_params = [params[n] for n in self.sat_names]
+        onboard_params = list(self.parts.onboard.parameters())
+        head_params = list(self.head.parameters())
+        sats = list(batches)
+        counts = {sat: len(batches[sat][1]) for sat in sats}
+        total = sum(counts.values())
+        tokens = {sat: self.parts.onboard(batches[sat][0]) for sat in sats}
+        sent, token_bytes = {}, {}
+        for sat in sats:
+            sent[sat], token_bytes[sat] = self._through_codec(tokens[sat].detach())
+        head_grads, g_tokens, loss_sum = {}, {}, 0.0
+        for ground, members in self._groups(sim, sats):
+            ground.train()
+            z = torch.cat([sent[sat] for sat in members]).requires_grad_(True)
+            features = ground(z)
+            bounds = np.cumsum([0] + [counts[sat] for sat in members])
+            feature_grads = []
+            for k, sat in enumerate(members):
+                f = features[bounds[k] : bounds[k + 1]].detach().requires_grad_(True)
+                loss = F.cross_entropy(self.head(f), batches[sat][1])
+                grads = torch.autograd.grad(loss, [*head_params, f])
+                head_grads[sat] = grads[:-1]
+                feature_grads.append(grads[-1])
+                loss_sum += float(loss.detach()) * counts[sat]
+            weights = torch.cat(
+                [torch.full((counts[sat], 1), counts[sat] / total) for sat in members]
+            ).to(features.dtype)
+            g_features = torch.cat(feature_grads)
+            ground_params = [p for p in ground.parameters() if p.requires_grad]
+            ground_grads = torch.autograd.grad(
+                features, ground_params, g_features * weights, retain_graph=True
+            )
+            (g_z,) = torch.autograd.grad(features, z, g_features)
+            for k, sat in enumerate(members):
+                g_tokens[sat] = g_z[bounds[k] : bounds[k + 1]]
+            with torch.no_grad():
+                for param, grad in zip(ground_params, ground_grads, strict=True):
+                    param -= self.lr * grad
+        states = {}
+        for sat in sats:
+            g_on = torch.autograd.grad(tokens[sat], onboard_params, g_tokens[sat])
+            grads = dict(zip(self.sat_names, [*g_on, *head_grads[sat]], strict=True))
+            states[sat] = {
+                n: (p - self.lr * grads[n]).detach()
+                for n, p in zip(self.sat_names, sat_params, strict=True)
+            }
+        if self.plane_models:
+            self._merge_plane_adapters(sim, sats, counts, round)
+        return {
+            "states": states,
+            "counts": counts,
+            "token_bytes": token_bytes,
+            "loss": loss_sum / total,
+        }
+
+    def _groups(self, sim: Federation, sats: list[int]) -> list[tuple[nn.Module, list[int]]]:
+        """(ground backbone, members) pairs: one for all, or one per plane."""
+        if not self.plane_models:
+            return [(self.ground, sats)]
+        planes = sim.network.planes
+        groups = []
+        for plane, ground in enumerate(self.plane_grounds):
+            members = [sat for sat in sats if planes[sat] == plane]
+            if members:
+                groups.append((ground, members))
+        return groups
+
+    def _merge_plane_adapters(
+        self, sim: Federation, sats: list[int], counts: dict[int, int], round: int
+    ) -> None:
+        """Aggregate the planes' LoRA (heterogeneous ranks) and merge it everywhere."""
+        planes = sim.network.planes
+        active = sorted({int(planes[sat]) for sat in sats})
+        weights = [sum(counts[s] for s in sats if planes[s] == p) for p in active]
+        update = aggregate_lora(
+            [lora_state(self.plane_models[p]) for p in active],
+            weights,
+            [self.lora_ranks[p] for p in active],
+            method=self.lora_aggregation,
+        )
+        merge_lora_delta(sim.model, update, seed=None)
+        for plane, plane_model in enumerate(self.plane_models):
+            merge_lora_delta(plane_model, update, seed=job_seed(sim.seed, round + 1, plane, salt=9))
+
+    def _through_codec(self, tokens: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Tokens as the ground receives them, and their size on the link [B]."""
+        if self.codec is None:
+            return tokens, tokens.numel() * FLOAT32_BYTES
+        with torch.no_grad():
+            bitstreams = self.codec.compress(tokens)
+            decoded = self.codec.decompress(bitstreams)
+        return decoded.to(tokens.dtype), sum(len(b.to_bytes()) for b in bitstreams)
+
+    # ------------------------------------------------------------------ the round
+    def run_round(self, sim: Federation, round: int) -> dict[str, Any]:
+        """One split-learning round over every plane."""
+        start_s = sim.time_s
+        participants = set(sim.participants(round))
+        if not participants:
+            return {"num_participants": 0, "num_contributions": 0}
+        batches = self.batches(sim, sorted(participants), round)
+        out = self.step(sim, batches, round)
+        counts = out["counts"]
+        sat_bytes = len(sim.encode(out["states"][min(participants)]))
+        deliveries = []
+        for plane, ring in enumerate(sim.network.plane_members()):
+            members = [sat for sat in ring if sat in participants]
+            if not members:
+                continue
+            entry = first_to_see_ground(sim, members, start_s)
+            arrival = sim.clock.download(entry, sat_bytes, start_s, round).arrival_s
+            have = ring_broadcast(sim, ring, entry, sat_bytes, arrival, round)
+            ready = {
+                sat: sim.clock.compute(sat, self.onboard_macs * counts[sat], have[sat], round)
+                for sat in members
+            }
+            relay = first_to_see_ground(sim, members, max(ready.values()))
+            up_bytes = {sat: out["token_bytes"][sat] + LABEL_BYTES * counts[sat] for sat in members}
+            time_s = self._up(sim, ring, relay, up_bytes, ready, round)
+            num = sum(counts[sat] for sat in members)
+            time_s = sim.clock.ground_compute(self.ground_macs * num, time_s, round)
+            feature_bytes = {sat: counts[sat] * self.feature_dim * FLOAT32_BYTES for sat in members}
+            have = self._down(sim, ring, relay, feature_bytes, time_s, round)
+            ready = {
+                sat: sim.clock.compute(sat, 3 * self.head_macs * counts[sat], have[sat], round)
+                for sat in members
+            }
+            time_s = self._up(sim, ring, relay, feature_bytes, ready, round)
+            time_s = sim.clock.ground_compute(2 * self.ground_macs * num, time_s, round)
+            grad_bytes = {
+                sat: counts[sat] * int(np.prod(self.token_shape)) * FLOAT32_BYTES for sat in members
+            }
+            have = self._down(sim, ring, relay, grad_bytes, time_s, round)
+            ready = {
+                sat: sim.clock.compute(sat, 2 * self.onboard_macs * counts[sat], have[sat], round)
+                for sat in members
+            }
+            plane_state, time_s = plane_all_reduce(
+                sim, ring, members, out["states"], counts, max(ready.values()), sat_bytes, round
+            )
+            sink = first_to_see_ground(sim, members, time_s)
+            payload = sim.encode(
+                plane_state, plane=plane, round=round, num_samples=num, sats=members
+            )
+            deliveries.append(deliver_update(sim.clock, sim.faults, sink, payload, time_s, round))
+        for delivery in deliveries:
+            for sat in delivery.meta["sats"]:
+                sim.count_contribution(round, sat)
+        averaged = weighted_average(
+            [d.state for d in deliveries], [d.meta["num_samples"] for d in deliveries]
+        )
+        with torch.no_grad():
+            params = dict(sim.model.named_parameters())
+            for name, value in averaged.items():
+                params[name].copy_(value)
+        sim.time_s = max(d.arrival_s for d in deliveries)
+        return {
+            "num_participants": len(participants),
+            "num_contributions": sum(len(d.meta["sats"]) for d in deliveries),
+            "train_loss": out["loss"],
+            "bytes_embeddings": int(sum(out["token_bytes"].values())),
+            "num_retransmissions": sum(d.attempts - 1 for d in deliveries),
+        }
+
+    def _up(self, sim, ring, relay, payloads, ready, round) -> float:
+        """Gather ``payloads`` to the relay over ISLs and downlink them to the ground."""
+        gathered = ring_gather(
+            sim, ring, relay, {s: (payloads[s], ready[s]) for s in payloads}, round
+        )
+        return sim.clock.upload(relay, int(sum(payloads.values())), gathered, round).arrival_s
+
+    def _down(self, sim, ring, relay, payloads, ready_s, round) -> dict[int, float]:
+        """Uplink ``payloads`` to the relay and scatter them over ISLs."""
+        arrival = sim.clock.download(relay, int(sum(payloads.values())), ready_s, round).arrival_s
+        return ring_scatter(sim, ring, relay, payloads, arrival, round)
+
+
+def _has_lora(model: nn.Module) -> bool:
+    return any("lora_" in name for name, _ in model.named_parameters())
+
+
+def _embed_dim(model: nn.Module) -> int:
+    return int(model.stage("patch_embed").pos_embed.shape[-1])

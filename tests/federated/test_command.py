@@ -1,0 +1,82 @@
+"""``spikesat federate`` through a Typer app, and the demo stage."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from typer.testing import CliRunner
+
+from spikesat.federated.command import command, demo_stage
+
+SMALL = [
+    "--rounds",
+    "1",
+    "--num-train",
+    "100",
+    "--num-test",
+    "20",
+    "--horizon-h",
+    "24",
+    "--step-s",
+    "60",
+    "--scheme",
+    "iid",
+]
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    app.command("federate")(command)
+    app.command("noop")(lambda: None)  # two commands, so "federate" is a subcommand
+    return app
+
+
+def test_federate_writes_history_json_and_png(tmp_path) -> None:
+    out, png = tmp_path / "fed.json", tmp_path / "fed.png"
+    result = CliRunner().invoke(
+        _app(),
+        [
+            "federate",
+            "-s",
+            "fedavg-ground",
+            "-s",
+            "fedisl",
+            *SMALL,
+            "--json",
+            str(out),
+            "--png",
+            str(png),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "fedisl" in result.output
+    payload = json.loads(out.read_text())
+    assert {h["strategy"] for h in payload["history"]} == {"fedavg-ground", "fedisl"}
+    for entry in payload["history"]:
+        for key in (
+            "sim_time_s",
+            "accuracy",
+            "bytes_isl",
+            "bytes_ground_up",
+            "bytes_ground_down",
+            "energy_j",
+        ):
+            assert key in entry
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_federate_bad_names_list_the_choices() -> None:
+    runner = CliRunner()
+    result = runner.invoke(_app(), ["federate", "-s", "fedprox", *SMALL])
+    assert result.exit_code != 0 and "fedavg-ground" in result.output
+    result = runner.invoke(_app(), ["federate", "--constellation", "starlink", *SMALL])
+    assert result.exit_code != 0 and "starlink-shell1" in result.output
+
+
+def test_demo_stage_reports_a_row() -> None:
+    row = demo_stage(rounds=1, num_train=300)
+    assert row["strategy"] == "fedisl" and row["rounds"] == 1
+    assert 0.0 <= row["accuracy"] <= 1.0
+    assert row["sim_hours"] > 0 and row["bytes_isl"] > 0 and row["bytes_ground"] > 0
+    assert row["energy_j"] > 0
