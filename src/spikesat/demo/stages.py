@@ -207,8 +207,10 @@ def federated_stage(seed: int) -> tuple[dict[str, str], dict[str, Any]]:
     from spikesat.federated.command import demo_stage
 
     figures = demo_stage(seed=seed)
+    hours = figures["sim_hours"]
+    sim = f"{hours:.1f} simulated h" if hours >= 1 else f"{60 * hours:.1f} simulated min"
     result = (
-        f"{figures['rounds']} rounds in {figures['sim_hours']:.1f} simulated h, accuracy "
+        f"{figures['rounds']} rounds from scratch in {sim}, accuracy "
         f"{100 * figures['accuracy']:.1f}%; ISL {figures['bytes_isl'] / 1e6:.1f} MB, ground "
         f"{figures['bytes_ground'] / 1e6:.1f} MB, {figures['energy_j']:.1f} J"
     )
