@@ -36,6 +36,12 @@ FEATURE_BASELINES = ("float32", "float16", "int8")
 LEARNED_CODECS = ("factorized", "hyperprior")
 DEFAULT_CODECS = "float32,float16,int8,jpeg,webp,avif,factorized,hyperprior"
 
+DatasetOption = Annotated[str, typer.Option(help="'synthetic' scenes or 'eurosat' (RGB).")]
+DataDirOption = Annotated[
+    Path | None, typer.Option(help="Folder holding eurosat_rgb/ (default $SPIKESAT_DATA_DIR).")
+]
+ModelOption = Annotated[str, typer.Option(help="LAM name (spikesat.models).")]
+
 
 def load_data(
     dataset: str, split: str, num_samples: int, seed: int, data_dir: Path | None
@@ -101,13 +107,9 @@ def _features(onboard: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 def command(
     ctx: typer.Context,
-    dataset: Annotated[
-        str, typer.Option(help="'synthetic' scenes or 'eurosat' (RGB).")
-    ] = "synthetic",
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Folder holding eurosat_rgb/ (default $SPIKESAT_DATA_DIR).")
-    ] = None,
-    model: Annotated[str, typer.Option(help="LAM name (spikesat.models).")] = "vit-micro-p8",
+    dataset: DatasetOption = "synthetic",
+    data_dir: DataDirOption = None,
+    model: ModelOption = "vit-micro-p8",
     checkpoint: Annotated[
         Path | None,
         typer.Option(help="LAM checkpoint (spikesat train); default: a seeded untrained LAM."),
@@ -199,13 +201,9 @@ app.callback(invoke_without_command=True)(command)
 
 @app.command("train")
 def train(
-    dataset: Annotated[
-        str, typer.Option(help="'synthetic' scenes or 'eurosat' (RGB).")
-    ] = "synthetic",
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Folder holding eurosat_rgb/ (default $SPIKESAT_DATA_DIR).")
-    ] = None,
-    model: Annotated[str, typer.Option(help="LAM name (spikesat.models).")] = "vit-micro-p8",
+    dataset: DatasetOption = "synthetic",
+    data_dir: DataDirOption = None,
+    model: ModelOption = "vit-micro-p8",
     checkpoint: Annotated[
         Path | None, typer.Option(help="LAM checkpoint the codec is trained for.")
     ] = None,
