@@ -62,4 +62,7 @@ def test_demo_stage_returns_the_downlink_figures() -> None:
     assert row["median_rate_bps"] > 1e8
     assert 0.0 <= row["packet_error_rate"] <= 1.0
     assert row["transfer_time_s"] == pytest.approx(8 * 4096 / row["median_rate_bps"], abs=0.02)
+    state = row.pop("link_state")  # the median-SNR contact sample, for the codec stage
+    assert row["min_snr_db"] <= state.snr_db <= row["max_snr_db"]
+    assert state.rate_bps > 0 and state.modcod is not None
     json.dumps(row)

@@ -248,8 +248,10 @@ def demo_stage(
     dict
         ``budget``, ``sat``, ``contact_fraction``, ``mean_snr_db``, ``min_snr_db``,
         ``max_snr_db``, ``median_rate_bps``, ``most_common_modcod``, ``packet_error_rate``
-        (mean over contact samples) and ``transfer_time_s`` (features at the median rate plus
-        the median propagation delay).
+        (mean over contact samples), ``transfer_time_s`` (features at the median rate plus
+        the median propagation delay), plus ``"link_state"``: the :class:`LinkState` of the
+        satellite's median-SNR contact sample, a typical moment of a pass, for later stages
+        (drop it before writing JSON).
     """
     if plan is None:
         plan = _plan(DEMO_CONSTELLATION, "default", None, 86400.0, 60.0, 10.0)
@@ -263,6 +265,7 @@ def demo_stage(
     per = trace.packet_error_rate(feature_bytes)[index]
     median_rate = float(np.median(rate))
     modcods = Counter(trace.modcod_names()[index].tolist())
+    median_snr_sample = int(index[np.argsort(snr)[index.size // 2]])
     return {
         "budget": budget.name,
         "sat": sat,
@@ -279,4 +282,5 @@ def demo_stage(
             if median_rate > 0
             else float("inf")
         ),
+        "link_state": trace.state(median_snr_sample),
     }

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
-from spikesat.channels import LinkBudget, LinkState, link_trace
+from spikesat.channels import LinkBudget, LinkState
 from spikesat.energy import EnergyLedger, count_ops
 from spikesat.units import db_to_lin
 
@@ -69,14 +68,11 @@ def link_stage(
         seed=seed,
         feature_bytes=feature_bytes,
     )
-    trace = link_trace(plan, LinkBudget.preset(DEMO_BUDGET), fading=DEMO_FADING, seed=seed)
-    index = trace.select(sat=sat)
-    if index.size == 0:
+    if "link_state" not in figures:
         raise ValueError(
             f"satellite {sat} never sees a station in the demo plan; pick another --seed"
         )
-    median = index[np.argsort(trace.snr_db[index])[index.size // 2]]
-    state = trace.state(int(median))
+    state = figures.pop("link_state")
     result = (
         f"SNR {figures['min_snr_db']:.1f}..{figures['max_snr_db']:.1f} dB over passes, "
         f"median {figures['median_rate_bps'] / 1e6:.0f} Mbit/s ({figures['most_common_modcod']}); "
