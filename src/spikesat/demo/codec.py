@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from spikesat._progress import progress_bar
 from spikesat.codecs import create
 from spikesat.codecs.checkpoints import codec_cache_dir, load_codec, save_codec
 from spikesat.codecs.training import CodecTrainConfig, train_codec
+from spikesat.demo.lam import in_batches
 
 DEMO_CODEC = "factorized"
 DEMO_LAMBDA = 5e-4
@@ -20,9 +20,8 @@ DEMO_CODEC_EPOCHS = 4
 
 
 def demo_codec(
-    remote: nn.Module,
-    train_features: torch.Tensor,
-    train_labels: torch.Tensor,
+    split: Any,
+    train: tuple[torch.Tensor, torch.Tensor],
     lam_checkpoint: str | Path,
     seed: int,
     progress: bool = True,
@@ -32,12 +31,11 @@ def demo_codec(
 
     Parameters
     ----------
-    remote : nn.Module
-        The ground-side part of the split LAM (frozen while the codec trains).
-    train_features : torch.Tensor
-        ``[N, T, D]`` split-point features of the training images.
-    train_labels : torch.Tensor
-        ``[N]`` class labels.
+    split : SplitModel
+        The split LAM: ``.onboard`` makes the features, ``.remote`` (frozen) scores them.
+    train : (Tensor, Tensor)
+        Training images ``[N, C, H, W]`` and labels ``[N]``; their features are computed only
+        when the codec has to be trained.
     lam_checkpoint : path
         The LAM's checkpoint; its file name keys the codec's cache entry.
     seed : int
@@ -57,6 +55,7 @@ def demo_codec(
     if path.is_file():
         codec, meta = load_codec(path)
         return codec, {**meta, "cached": True}
+    train_features = in_batches(split.onboard, train[0])
     torch.manual_seed(seed)
     codec = create(DEMO_CODEC, int(train_features.shape[-1]))
     config = CodecTrainConfig(
@@ -65,7 +64,7 @@ def demo_codec(
     began = time.time()
     with progress_bar(progress) as bar:
         task = bar.add_task(f"training the {DEMO_CODEC} codec", total=None)
-        train_codec(codec, train_features, train_labels, remote, config, _StepBar(bar, task))
+        train_codec(codec, train_features, train[1], split.remote, config, _StepBar(bar, task))
     meta = {"lmbda": DEMO_LAMBDA, "train_wall_time_s": round(time.time() - began, 1)}
     save_codec(codec.eval(), path, meta=meta)
     return codec.eval(), {**meta, "cached": False}

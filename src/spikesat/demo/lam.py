@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,16 @@ DEMO_MODEL = "vit-micro-p8"
 DEMO_SPLIT_AT = "blocks.1"
 DEMO_NUM_TRAIN = 4000
 DEMO_EPOCHS = 8
+
+
+def in_batches(
+    fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch_size: int = 256
+) -> torch.Tensor:
+    """``fn`` over ``images`` ``[N, ...]`` in batches, without gradients: outputs ``[N, ...]``."""
+    with torch.no_grad():
+        return torch.cat(
+            [fn(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+        )
 
 
 def demo_lam(

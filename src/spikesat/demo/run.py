@@ -6,11 +6,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 import spikesat.models as models
 from spikesat.demo.codec import demo_codec
-from spikesat.demo.lam import DEMO_EPOCHS, DEMO_MODEL, DEMO_NUM_TRAIN, DEMO_SPLIT_AT, demo_lam
+from spikesat.demo.lam import (
+    DEMO_EPOCHS,
+    DEMO_MODEL,
+    DEMO_NUM_TRAIN,
+    DEMO_SPLIT_AT,
+    demo_lam,
+    in_batches,
+)
 from spikesat.demo.stages import (
     codec_stage,
     energy_stage,
@@ -20,11 +25,6 @@ from spikesat.demo.stages import (
     snn_stage,
 )
 from spikesat.train import evaluate
-
-
-def _onboard_features(onboard: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([onboard(images[i : i + 256]) for i in range(0, len(images), 256)])
 
 
 def run_demo(
@@ -98,7 +98,7 @@ def run_demo(
             f"{point.onboard_macs / 1e6:.1f} M MACs on board",
         }
     )
-    features = _onboard_features(sm.onboard, test_images)
+    features = in_batches(sm.onboard, test_images)
     full = evaluate(lam, splits.test)
     split_acc = evaluate(sm.remote, (features, test_labels))
     stages.append(
@@ -112,9 +112,8 @@ def run_demo(
     orbit_row, orbit, plan = orbit_stage(seed)
     stages.append(orbit_row)
     codec, codec_meta = demo_codec(
-        sm.remote,
-        _onboard_features(sm.onboard, splits.train[0]),
-        splits.train[1],
+        sm,
+        splits.train,
         meta["checkpoint"],
         seed,
         progress,

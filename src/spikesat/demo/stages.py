@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from spikesat.channels import LinkBudget, LinkState
+from spikesat.demo.lam import in_batches
 from spikesat.energy import EnergyLedger, count_ops
 from spikesat.units import db_to_lin
 
@@ -122,12 +123,12 @@ def snn_stage(
     from spikesat.snn.command import demo_stage
 
     calibration = (
-        _pooled(lam, train[0][:SNN_CALIBRATION_IMAGES]),
+        in_batches(lam.forward_features, train[0][:SNN_CALIBRATION_IMAGES]),
         train[1][:SNN_CALIBRATION_IMAGES],
     )
     figures = demo_stage(
         lam,
-        _pooled(lam, test[0]),
+        in_batches(lam.forward_features, test[0]),
         test[1],
         num_steps=4,
         method="qcfs",
@@ -142,14 +143,6 @@ def snn_stage(
         f"{figures['ann_int8_j']:.2e} J"
     )
     return _row("spiking head", "QCFS, T=4, on the test images", result), figures
-
-
-def _pooled(lam: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """Pooled features ``[N, D]`` of ``images`` ``[N, C, H, W]``, in batches."""
-    with torch.no_grad():
-        return torch.cat(
-            [lam.forward_features(images[i : i + 256]) for i in range(0, len(images), 256)]
-        )
 
 
 def energy_stage(
