@@ -6,8 +6,9 @@ three tools propagate the same orbits with SGP4), the 36 KSAT stations from the 
 one day at 10 s (8,641 steps), a 10 deg elevation mask.
 
 * spikesat: ``contact_plan(..., isl=None, eclipse=False)``: chunked sweep; SGP4 (SatrecArray)
-  every 60 s with cubic Hermite states in between (the default for TLE sets, ~0.3 m); window
-  edges root-refined on exactly propagated bracket ends.
+  every 60 s with cubic Hermite states in between (the default for TLE sets, ~0.3 m); the
+  screen tests every 7th step against a rigorous cone per station, then the steps of the
+  candidate blocks exactly; window edges are root-refined on the same interpolant.
 * Skyfield: ``EarthSatellite.find_events`` per (satellite, station) pair. A full run is
   57,024 pairs (hours), so a random sample of pairs is timed and the time scaled up by
   ``num_pairs / num_sampled``; the table says so. Its windows are also the reference for
@@ -406,7 +407,7 @@ def main() -> None:
         "of pairs); its windows are the reference for the agreement column. Peak memory: "
         "tracemalloc peak of a separate run (Skyfield: one pair; it runs pairs one by one). "
         "spikesat propagates SGP4 exactly every 60 s and Hermite-interpolates the 10 s steps "
-        "(its default for TLE sets; ~0.3 m); edges are refined on exact states. "
+        "(its default for TLE sets; ~0.3 m) and refines edges on that interpolant. "
         "The Walker row adds plus-grid ISLs and conical eclipse for the starlink-shell1 preset. "
         f"Throughput rows propagate starlink-shell1 for {throughput[0]['sat_steps']} "
         "satellite-steps. Single CPU thread (torch and BLAS), run under nice on a shared 2-core "

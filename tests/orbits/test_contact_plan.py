@@ -284,7 +284,9 @@ def test_hermite_anchors_match_exact_propagation(catalogue) -> None:
     np.testing.assert_allclose(a.elevation_deg, b.elevation_deg, atol=2e-3)
     assert np.median(np.abs(a.elevation_deg - b.elevation_deg)) < 1e-4
     np.testing.assert_allclose(a.range_rate_km_s, b.range_rate_km_s, atol=2e-3)
-    np.testing.assert_allclose(fast.all_windows().start_s, exact.all_windows().start_s, atol=1e-3)
+    # Edges refined on the anchors' interpolant: sub-ms typically, a few ms at worst here.
+    edge_diff_s = np.abs(fast.all_windows().start_s - exact.all_windows().start_s)
+    assert edge_diff_s.max() < 1e-2 and np.median(edge_diff_s) < 5e-4
     np.testing.assert_allclose(fast.sunlit_fraction, exact.sunlit_fraction, atol=1e-3)
     with pytest.raises(ValueError, match="anchor_step_s=-1"):
         orbits.contact_plan(sats, times, stations, isl=None, anchor_step_s=-1)

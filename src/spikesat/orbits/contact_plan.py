@@ -20,7 +20,8 @@ import numpy as np
 from spikesat.orbits.constellation import Constellation, check_times
 from spikesat.orbits.hermite import HermiteSegments
 from spikesat.orbits.isl import IslCandidates, isl_topology
-from spikesat.orbits.look_angles import StationFrames, pair_look, samples_above
+from spikesat.orbits.look_angles import StationFrames
+from spikesat.orbits.screen import ground_samples
 from spikesat.orbits.stations import GroundStation, check_stations, ground_stations
 from spikesat.orbits.sun import sun_positions_ecef_km, sunlit_fraction
 from spikesat.orbits.timegrid import TimeGrid
@@ -509,28 +510,59 @@ def _anchor_every(
     return max(1, int(anchor_step_s // steps[0]))
 
 
-def _chunk_states(
-    constellation: Constellation, times: TimeGrid, c0: int, c1: int, anchor_every: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Earth-fixed states ``[S, c1-c0, 3]`` of steps ``c0..c1-1`` (and SGP4 codes)."""
-    if anchor_every <= 1:
-        return constellation.propagate_ecef(times.subset(slice(c0, c1)))
-    last = len(times) - 1
-    anchors = np.arange(c0, c1 - 1 + anchor_every, anchor_every)
-    anchors = np.unique(np.minimum(anchors, last))
-    if anchors.size < 2:
-        return constellation.propagate_ecef(times.subset(slice(c0, c1)))
-    r_a, v_a, codes_a = constellation.propagate_ecef(times.subset(anchors))
-    offsets = times.offsets_s
-    r, v = HermiteSegments(offsets[anchors], r_a, v_a).at(offsets[c0:c1])
-    codes = None
-    if codes_a is not None:
+class _Anchors:
+    """Exactly propagated anchor states of a whole sweep, filled chunk by chunk.
+
+    Parameters
+    ----------
+    num_sats : int
+        ``S``.
+    times : TimeGrid
+        The plan's grid.
+    anchor_every : int
+        Grid steps between anchors (``>= 2``); the last step is always an anchor.
+    """
+
+    def __init__(self, num_sats: int, times: TimeGrid, anchor_every: int) -> None:
+        last = len(times) - 1
+        self.index = np.unique(np.minimum(np.arange(0, last + anchor_every, anchor_every), last))
+        self.anchor_s = times.offsets_s[self.index]
+        self.r_km = np.full((num_sats, self.index.size, 3), np.nan)
+        self.v_km_s = np.full((num_sats, self.index.size, 3), np.nan)
+        self.codes: np.ndarray | None = None
+
+    def states(
+        self, constellation: Constellation, times: TimeGrid, c0: int, c1: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Interpolated states ``[S, c1-c0, 3]`` of steps ``c0..c1-1`` (and SGP4 codes)."""
+        a0 = min(int(np.searchsorted(self.index, c0, side="right")) - 1, self.index.size - 2)
+        a1 = max(int(np.searchsorted(self.index, c1 - 1, side="left")), a0 + 1)
+        span = slice(a0, a1 + 1)
+        r_a, v_a, codes_a = constellation.propagate_ecef(times.subset(self.index[span]))
+        self.r_km[:, span], self.v_km_s[:, span] = r_a, v_a
+        offsets = times.offsets_s
+        r, v = HermiteSegments(offsets[self.index[span]], r_a, v_a).at(offsets[c0:c1])
+        if codes_a is None:
+            return r, v, None
+        if self.codes is None:
+            self.codes = np.zeros((r_a.shape[0], self.index.size), dtype=codes_a.dtype)
+        self.codes[:, span] = codes_a
         # A step inherits the worse of its two anchors' codes (NaN states propagate too).
         seg = np.clip(
-            np.searchsorted(anchors, np.arange(c0, c1), side="right") - 1, 0, anchors.size - 2
+            np.searchsorted(self.index[span], np.arange(c0, c1), side="right") - 1,
+            0,
+            a1 - a0 - 1,
         )
-        codes = np.maximum(codes_a[:, seg], codes_a[:, seg + 1])
-    return r, v, codes
+        return r, v, np.maximum(codes_a[:, seg], codes_a[:, seg + 1])
+
+    def interpolant(self) -> HermiteSegments:
+        """The Hermite interpolant through every anchor (valid after the sweep)."""
+        return HermiteSegments(self.anchor_s, self.r_km, self.v_km_s)
+
+
+def _concatenate(parts: list[tuple[np.ndarray, ...]], num_columns: int) -> tuple[np.ndarray, ...]:
+    """Column-wise concatenation of per-chunk tuples of arrays."""
+    return tuple(np.concatenate([part[k] for part in parts]) for k in range(num_columns))
 
 
 def _plan_paths(path: str | Path) -> tuple[Path, Path]:
@@ -580,15 +612,17 @@ def contact_plan(
     eclipse : bool
         Also compute the sunlit fraction per satellite and step (DE421 Sun, conical shadow).
     max_chunk_elements : int
-        Largest ``S x G x T_chunk`` block screened at once (memory control: about 6 bytes
-        per element are live at the peak, plus the kept samples).
+        Largest ``S x G x T_chunk`` block swept at once (memory control: the screen of
+        :mod:`spikesat.orbits.screen` holds about 1 byte per element, plus the candidate
+        samples).
     anchor_step_s : float, "auto" or None
         Propagate exactly every ``anchor_step_s`` seconds (rounded to whole grid steps) and
         fill the steps between with cubic Hermite interpolation of the anchor states
         (:mod:`spikesat.orbits.hermite`; ~0.3 m for 60 s anchors at 550 km). ``"auto"`` uses
         the constellation's ``default_anchor_step_s`` (60 s for SGP4 sets, exact for the
         analytic Walker propagator); None propagates every step exactly. Window edges are
-        always refined on exactly propagated bracket ends.
+        refined on the same interpolant (:mod:`spikesat.orbits.windows`). The anchor states
+        of the whole grid are kept for that: ``48 x S x T / anchor steps`` bytes.
     progress : callable, optional
         Called as ``progress(steps_done, num_steps)`` after each chunk.
 
@@ -624,11 +658,14 @@ def contact_plan(
     # ISLs add a few [L, T_chunk, 3] arrays (L ~ 2 S): count a step as at least 8 S elements.
     chunk = max(1, max_chunk_elements // (num_sats * max(num_stations, 8)))
     anchor_every = _anchor_every(constellation, times, anchor_step_s)
+    anchors = None
     if anchor_every > 1:
         chunk = max(anchor_every, chunk // anchor_every * anchor_every)
+        anchors = _Anchors(num_sats, times, anchor_every)
     sun = sun_positions_ecef_km(times) if eclipse else None
 
-    parts: list[tuple[np.ndarray, ...]] = []
+    visible_parts: list[tuple[np.ndarray, ...]] = []
+    near_parts: list[tuple[np.ndarray, ...]] = []
     codes_all = np.zeros((num_sats, num_times), dtype=np.uint8)
     lit = np.ones((num_sats, num_times), dtype=np.float32) if eclipse else None
     if candidates is not None:
@@ -638,22 +675,25 @@ def contact_plan(
         isl_rate = np.zeros((num_links, num_times), dtype=np.float32)
     for c0 in range(0, num_times, chunk):
         c1 = min(c0 + chunk, num_times)
-        r, v, codes = _chunk_states(constellation, times, c0, c1, anchor_every)
+        if anchors is None:
+            r, v, codes = constellation.propagate_ecef(times.subset(slice(c0, c1)))
+        else:
+            r, v, codes = anchors.states(constellation, times, c0, c1)
         if codes is not None:
             codes_all[:, c0:c1] = codes
-        s_i, t_i, g_i = samples_above(r, frames, sin_near)
-        elevation, azimuth, rng, rate = pair_look(r[s_i, t_i], v[s_i, t_i], g_i, frames)
-        parts.append(
-            (
-                s_i.astype(np.int32),
-                g_i.astype(np.int32),
-                (t_i + c0).astype(np.int32),
-                elevation,
-                azimuth,
-                rng,
-                rate,
-            )
+        s_i, t_i, g_i, elevation, azimuth, rng, rate = ground_samples(r, v, frames, sin_near)
+        columns = (
+            s_i.astype(np.int32),
+            g_i.astype(np.int32),
+            (t_i + c0).astype(np.int32),
+            elevation,
+            azimuth,
+            rng,
+            rate,
         )
+        in_view = elevation >= min_elevation_deg
+        visible_parts.append(tuple(column[in_view] for column in columns))
+        near_parts.append(tuple(column[~in_view] for column in columns[:4]))  # sat..elevation
         if candidates is not None:
             active, length, length_rate = topology.evaluate(candidates, r, v)
             isl_active[:, c0:c1] = active
@@ -665,28 +705,25 @@ def contact_plan(
         if progress is not None:
             progress(c1, num_times)
 
-    sat, station, tidx, elevation, azimuth, rng, rate = (
-        np.concatenate(column) for column in zip(*parts, strict=True)
-    )
-    del parts
-    in_view = elevation >= min_elevation_deg
-    near = ~in_view
+    sat, station, tidx, elevation, azimuth, rng, rate = _concatenate(visible_parts, 7)
+    del visible_parts
     windows = extract_windows(
         constellation,
         times,
         frames,
         float(min_elevation_deg),
-        visible=(sat[in_view], station[in_view], tidx[in_view], elevation[in_view]),
-        near=(sat[near], station[near], tidx[near], elevation[near]),
+        visible=(sat, station, tidx, elevation),
+        near=_concatenate(near_parts, 4),
+        interpolant=None if anchors is None else anchors.interpolant(),
     )
     ground = GroundLinkSamples(
-        sat=sat[in_view],
-        station=station[in_view],
-        time_index=tidx[in_view],
-        range_km=rng[in_view],
-        elevation_deg=elevation[in_view],
-        azimuth_deg=azimuth[in_view],
-        range_rate_km_s=rate[in_view],
+        sat=sat,
+        station=station,
+        time_index=tidx,
+        range_km=rng,
+        elevation_deg=elevation,
+        azimuth_deg=azimuth,
+        range_rate_km_s=rate,
     )
     failures = constellation.failures(codes_all, times) if np.any(codes_all) else []
     constellation.report_failures(failures)

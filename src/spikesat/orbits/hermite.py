@@ -32,29 +32,68 @@ class HermiteSegments:
         self.r_km = r_km
         self.v_km_s = v_km_s
 
-    def _basis(self, t_s: np.ndarray) -> tuple[np.ndarray, ...]:
+    def at(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """States of every trajectory at times ``t_s`` ``[T]``: each ``[S, T, 3]``.
+
+        Times are grouped by anchor segment, and each group is one small matrix product of
+        the basis weights with the segment's end states. The results are views of a
+        step-major ``[T, S, 3]`` buffer (a transposing copy would cost more than it saves).
+        """
+        t_s = np.asarray(t_s, dtype=np.float64)
         j = np.clip(
             np.searchsorted(self.anchor_s, t_s, side="right") - 1, 0, self.anchor_s.size - 2
         )
-        h = self.anchor_s[j + 1] - self.anchor_s[j]
-        s = (t_s - self.anchor_s[j]) / h
-        s2, s3 = s * s, s * s * s
-        weights = (2 * s3 - 3 * s2 + 1, (s3 - 2 * s2 + s) * h, 3 * s2 - 2 * s3, (s3 - s2) * h)
-        slopes = ((6 * s2 - 6 * s) / h, 3 * s2 - 4 * s + 1, (6 * s - 6 * s2) / h, 3 * s2 - 2 * s)
-        return j, weights, slopes
+        basis = np.concatenate(_basis(t_s - self.anchor_s[j], np.diff(self.anchor_s)[j]))
+        num_times = t_s.size
+        out = np.empty((2 * num_times, self.r_km.shape[0], 3))
+        order = np.argsort(j, kind="stable")
+        segments, first = np.unique(j[order], return_index=True)
+        bounds = np.append(first, num_times)
+        for k, seg in enumerate(segments):
+            picks = order[bounds[k] : bounds[k + 1]]
+            rows = np.concatenate([picks, picks + num_times])
+            ends = np.stack(
+                [
+                    self.r_km[:, seg],
+                    self.v_km_s[:, seg],
+                    self.r_km[:, seg + 1],
+                    self.v_km_s[:, seg + 1],
+                ]
+            )  # [4, S, 3]
+            out[rows] = np.tensordot(basis[rows], ends, ([1], [0]))
+        r, v = out.reshape(2, num_times, -1, 3).transpose(0, 2, 1, 3)
+        return r, v
 
-    def at(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """States of every trajectory at times ``t_s`` ``[T]``: each ``[S, T, 3]``."""
-        j, w, d = self._basis(np.asarray(t_s, dtype=np.float64))
-        r0, r1 = self.r_km[:, j], self.r_km[:, j + 1]
-        v0, v1 = self.v_km_s[:, j], self.v_km_s[:, j + 1]
+    def pair_states(self, index: np.ndarray, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """State of trajectory ``index[k]`` at time ``t_s[k]``: position and velocity ``[E, 3]``."""
+        index = np.asarray(index, dtype=np.int64)
+        t_s = np.asarray(t_s, dtype=np.float64)
+        j = np.clip(
+            np.searchsorted(self.anchor_s, t_s, side="right") - 1, 0, self.anchor_s.size - 2
+        )
+        values, slopes = _basis(t_s - self.anchor_s[j], self.anchor_s[j + 1] - self.anchor_s[j])
+        ends = (self.r_km[index, j], self.v_km_s[index, j])
+        ends += (self.r_km[index, j + 1], self.v_km_s[index, j + 1])
+        r = sum(values[:, i : i + 1] * end for i, end in enumerate(ends))
+        v = sum(slopes[:, i : i + 1] * end for i, end in enumerate(ends))
+        return r, v
 
-        def combine(c: tuple[np.ndarray, ...]) -> np.ndarray:
-            return (
-                c[0][None, :, None] * r0
-                + c[1][None, :, None] * v0
-                + c[2][None, :, None] * r1
-                + c[3][None, :, None] * v1
-            )
 
-        return combine(w), combine(d)
+def _basis(offset_s: np.ndarray, width_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cubic Hermite basis for ``(r0, v0, r1, v1)`` at ``offset_s`` into segments ``width_s``.
+
+    Returns
+    -------
+    values, slopes : np.ndarray
+        float64 ``[T, 4]``: the position weights and their time derivatives [1/s].
+    """
+    h = width_s
+    s = offset_s / h
+    s2, s3 = s * s, s * s * s
+    values = np.stack(
+        [2 * s3 - 3 * s2 + 1, (s3 - 2 * s2 + s) * h, 3 * s2 - 2 * s3, (s3 - s2) * h], -1
+    )
+    slopes = np.stack(
+        [(6 * s2 - 6 * s) / h, 3 * s2 - 4 * s + 1, (6 * s - 6 * s2) / h, 3 * s2 - 2 * s], -1
+    )
+    return values, slopes

@@ -95,56 +95,6 @@ def look_angles(sat_ecef_km: np.ndarray, stations: list[GroundStation]) -> LookA
     return LookAngles(elevation_deg=elevation, azimuth_deg=azimuth, range_km=rng)
 
 
-def samples_above(
-    r_km: np.ndarray, frames: StationFrames, sin_min: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(satellite, step, station) triples whose elevation sine is at least ``sin_min``.
-
-    A float32 matrix product gives every satellite's height above every station's horizon
-    plane. A satellite can only qualify when that height is at least ``sin_min`` times the
-    smallest (positive masks) or largest (negative masks) possible range; those candidates
-    alone are then tested exactly in float64. NaN positions never qualify.
-
-    Parameters
-    ----------
-    r_km : np.ndarray
-        float64 ``[S, T, 3]`` Earth-fixed positions [km].
-    frames : StationFrames
-        ``G`` stations.
-    sin_min : float
-        Sine of the lowest elevation to keep.
-
-    Returns
-    -------
-    sat, step, station : np.ndarray
-        int64 ``[N]`` each, sorted by step, then satellite, then station.
-    """
-    num_sats = r_km.shape[0]
-    rows = np.ascontiguousarray(r_km.transpose(1, 0, 2)).reshape(-1, 3)  # [T*S, 3], step-major
-    radius = np.linalg.norm(rows, axis=-1)
-    finite = np.isfinite(radius)
-    station_radius = np.linalg.norm(frames.ecef_km, axis=-1)
-    if sin_min > 0:
-        lowest = radius[finite].min() if finite.any() else np.inf
-        bound = sin_min * max(lowest - station_radius.max(), 0.0)
-    else:
-        highest = radius[finite].max() if finite.any() else 0.0
-        bound = sin_min * (highest + station_radius.max())
-    plane = np.einsum("gk,gk->g", frames.ecef_km, frames.up)
-    # float32 heights are good to centimetres; the 10 m slack keeps the screen conservative.
-    threshold = (plane + bound - 0.01).astype(np.float32)
-    height32 = rows.astype(np.float32) @ frames.up.T.astype(np.float32)
-    with np.errstate(invalid="ignore"):
-        row, station = np.nonzero(height32 >= threshold)
-    del height32
-    d = rows[row] - frames.ecef_km[station]
-    rng = np.linalg.norm(d, axis=-1)
-    keep = np.einsum("nk,nk->n", d, frames.up[station]) >= sin_min * rng
-    row, station = row[keep], station[keep]
-    step, sat = np.divmod(row, num_sats)
-    return sat, step, station
-
-
 def pair_look(
     r_km: np.ndarray, v_km_s: np.ndarray, station: np.ndarray, frames: StationFrames
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -164,8 +114,15 @@ def pair_look(
     elevation_deg, azimuth_deg, range_km, range_rate_km_s : np.ndarray
         float64 ``[E]`` each; the range rate is positive when the satellite recedes.
     """
-    d = r_km - frames.ecef_km[station]
-    rng = np.linalg.norm(d, axis=-1)
+    return offset_look(r_km - frames.ecef_km[station], v_km_s, station, frames)
+
+
+def offset_look(
+    d_km: np.ndarray, v_km_s: np.ndarray, station: np.ndarray, frames: StationFrames
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`pair_look` from the station-to-satellite vectors ``d_km`` ``[E, 3]`` [km]."""
+    d = d_km
+    rng = np.sqrt(np.einsum("ek,ek->e", d, d))
     up = np.einsum("ek,ek->e", d, frames.up[station])
     east = np.einsum("ek,ek->e", d, frames.east[station])
     north = np.einsum("ek,ek->e", d, frames.north[station])
