@@ -530,6 +530,7 @@ class _Anchors:
         self.r_km = np.full((num_sats, self.index.size, 3), np.nan)
         self.v_km_s = np.full((num_sats, self.index.size, 3), np.nan)
         self.codes: np.ndarray | None = None
+        self.num_filled = 0
 
     def states(
         self, constellation: Constellation, times: TimeGrid, c0: int, c1: int
@@ -538,15 +539,22 @@ class _Anchors:
         a0 = min(int(np.searchsorted(self.index, c0, side="right")) - 1, self.index.size - 2)
         a1 = max(int(np.searchsorted(self.index, c1 - 1, side="left")), a0 + 1)
         span = slice(a0, a1 + 1)
-        r_a, v_a, codes_a = constellation.propagate_ecef(times.subset(self.index[span]))
-        self.r_km[:, span], self.v_km_s[:, span] = r_a, v_a
+        # The previous chunk already propagated the anchor this chunk starts from.
+        new = slice(max(a0, self.num_filled), a1 + 1)
+        if new.start < new.stop:
+            r_new, v_new, codes_new = constellation.propagate_ecef(times.subset(self.index[new]))
+            self.r_km[:, new], self.v_km_s[:, new] = r_new, v_new
+            if codes_new is not None:
+                if self.codes is None:
+                    self.codes = np.zeros(self.r_km.shape[:2], dtype=codes_new.dtype)
+                self.codes[:, new] = codes_new
+            self.num_filled = new.stop
+        r_a, v_a = self.r_km[:, span], self.v_km_s[:, span]
         offsets = times.offsets_s
         r, v = HermiteSegments(offsets[self.index[span]], r_a, v_a).at(offsets[c0:c1])
-        if codes_a is None:
-            return r, v, None
         if self.codes is None:
-            self.codes = np.zeros((r_a.shape[0], self.index.size), dtype=codes_a.dtype)
-        self.codes[:, span] = codes_a
+            return r, v, None
+        codes_a = self.codes[:, span]
         # A step inherits the worse of its two anchors' codes (NaN states propagate too).
         seg = np.clip(
             np.searchsorted(self.index[span], np.arange(c0, c1), side="right") - 1,

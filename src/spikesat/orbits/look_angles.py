@@ -40,6 +40,15 @@ class StationFrames:
         north = np.cross(up, east)
         return cls(ecef_km=ecef, east=east, north=north, up=up)
 
+    def to_enu(self, d_km: np.ndarray, station: np.ndarray) -> np.ndarray:
+        """East, north and up components ``[E, 3]`` of vectors ``d_km`` ``[E, 3]`` at ``station``.
+
+        One gather of the stations' ``[3, 3]`` rotations and one contraction (cheaper than
+        three gathered dot products).
+        """
+        rotation = np.stack([self.east, self.north, self.up], axis=1)  # [G, 3, 3]
+        return np.einsum("nk,njk->nj", d_km, rotation[station])
+
 
 @dataclass(frozen=True)
 class LookAngles:
@@ -114,19 +123,17 @@ def pair_look(
     elevation_deg, azimuth_deg, range_km, range_rate_km_s : np.ndarray
         float64 ``[E]`` each; the range rate is positive when the satellite recedes.
     """
-    return offset_look(r_km - frames.ecef_km[station], v_km_s, station, frames)
+    d = r_km - frames.ecef_km[station]
+    return look_from_enu(frames.to_enu(d, station), d, v_km_s)
 
 
-def offset_look(
-    d_km: np.ndarray, v_km_s: np.ndarray, station: np.ndarray, frames: StationFrames
+def look_from_enu(
+    enu_km: np.ndarray, d_km: np.ndarray, v_km_s: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`pair_look` from the station-to-satellite vectors ``d_km`` ``[E, 3]`` [km]."""
-    d = d_km
-    rng = np.sqrt(np.einsum("ek,ek->e", d, d))
-    up = np.einsum("ek,ek->e", d, frames.up[station])
-    east = np.einsum("ek,ek->e", d, frames.east[station])
-    north = np.einsum("ek,ek->e", d, frames.north[station])
-    elevation = np.degrees(np.arcsin(np.clip(up / rng, -1.0, 1.0)))
-    azimuth = np.degrees(np.arctan2(east, north)) % 360.0
-    range_rate = np.einsum("ek,ek->e", d, v_km_s) / rng
+    """:func:`pair_look` from station-to-satellite vectors ``d_km`` ``[E, 3]`` [km] and their
+    east/north/up components ``enu_km`` ``[E, 3]`` (:meth:`StationFrames.to_enu`)."""
+    rng = np.sqrt(np.einsum("ek,ek->e", d_km, d_km))
+    elevation = np.degrees(np.arcsin(np.clip(enu_km[:, 2] / rng, -1.0, 1.0)))
+    azimuth = np.degrees(np.arctan2(enu_km[:, 0], enu_km[:, 1])) % 360.0
+    range_rate = np.einsum("ek,ek->e", d_km, v_km_s) / rng
     return elevation, azimuth, rng, range_rate

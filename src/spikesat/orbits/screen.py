@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from spikesat.orbits.look_angles import StationFrames, offset_look
+from spikesat.orbits.look_angles import StationFrames, look_from_enu
 
 SCREEN_BLOCK_STEPS = 7
 """Steps represented by one screened centre step (odd, so the centre is in the middle)."""
@@ -68,12 +68,12 @@ def ground_samples(
     rows, sat_stride, step_stride = _rows(r_km)
     vel, vel_sat_stride, vel_step_stride = _rows(v_km_s)
     d = rows[sat * sat_stride + step * step_stride] - frames.ecef_km[station]
-    height = np.einsum("nk,nk->n", d, frames.up[station])
+    enu = frames.to_enu(d, station)
     with np.errstate(invalid="ignore"):
-        keep = height >= sin_min * np.sqrt(np.einsum("nk,nk->n", d, d))
-    sat, step, station, d = sat[keep], step[keep], station[keep], d[keep]
+        keep = enu[:, 2] >= sin_min * np.sqrt(np.einsum("nk,nk->n", d, d))
+    sat, step, station, d, enu = sat[keep], step[keep], station[keep], d[keep], enu[keep]
     v = vel[sat * vel_sat_stride + step * vel_step_stride]
-    return (sat, step, station, *offset_look(d, v, station, frames))
+    return (sat, step, station, *look_from_enu(enu, d, v))
 
 
 def _rows(x: np.ndarray) -> tuple[np.ndarray, int, int]:
