@@ -2,7 +2,7 @@
 
 For each scenario (the 5 x 10 research shell with 1 and 3 ground stations, and a larger
 Starlink-like shell with 3 stations) every strategy ("fedavg-ground" with quorum 1 and 0.8,
-"fedisl" with 1 and 4 intra-plane rounds, "fedasync", "split-lam") fine-tunes vit-micro-p8
+"fedisl" with 1, 4 and 8 intra-plane rounds, "fedasync", "split-lam") fine-tunes vit-micro-p8
 on EuroSAT RGB (32 x 32, non-IID: Dirichlet 0.5 over the satellites) from
 ``$SPIKESAT_DATA_DIR/eurosat_rgb`` (synthetic scenes where it is absent). Reported per run:
 accuracy after each round against simulated hours, the time to a target accuracy and its
@@ -56,6 +56,7 @@ def _runs(quick: bool) -> list[tuple[str, dict[str, Any], int]]:
         ("fedavg-ground", {"quorum": 0.8}, sync_rounds),
         ("fedisl", {}, sync_rounds),
         ("fedisl", {"intra_plane_rounds": 4}, sync_rounds),
+        ("fedisl", {"intra_plane_rounds": 8}, sync_rounds),
         ("fedasync", {}, sync_rounds),
         ("split-lam", {"batch_size": 32, "lr": 0.05}, split_rounds),
     ]

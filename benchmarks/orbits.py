@@ -239,17 +239,21 @@ def main() -> None:
         chosen = rng.choice(total_pairs, size=num_pairs, replace=False)
     with_passes = 0
     ts = times.timescale()
+
+    def skyfield_all() -> list[np.ndarray]:
+        out = []
+        for done, key in enumerate(chosen):
+            if done and done % 10000 == 0:
+                print(f"skyfield: {done}/{len(chosen)} pairs", flush=True)
+            sat, station = int(key // len(stations)), int(key % len(stations))
+            out.append(skyfield_windows(sats.records[sat], stations[station], times, ts))
+        return out
+
+    references, sky_s, sky_cpu = timed(skyfield_all)
     matched = reference = 0
     worst = 0.0
-    sky_s = sky_cpu = 0.0
-    for done, key in enumerate(chosen):
-        if done and done % 5000 == 0:
-            print(f"skyfield: {done}/{len(chosen)} pairs, {sky_s:.0f} s")
+    for key, ref in zip(chosen, references, strict=True):
         sat, station = int(key // len(stations)), int(key % len(stations))
-        ref, wall, cpu = timed(
-            lambda s=sat, g=station: skyfield_windows(sats.records[s], stations[g], times, ts)
-        )
-        sky_s, sky_cpu = sky_s + wall, sky_cpu + cpu
         ours = plan.windows(sat, station)
         ours = ours[(ours[:, 0] > 0) & (ours[:, 1] < times.offsets_s[-1])]
         m, n, d = compare(ours, ref)
