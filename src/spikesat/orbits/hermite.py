@@ -43,15 +43,14 @@ class HermiteSegments:
         j = np.clip(
             np.searchsorted(self.anchor_s, t_s, side="right") - 1, 0, self.anchor_s.size - 2
         )
-        basis = np.concatenate(_basis(t_s - self.anchor_s[j], np.diff(self.anchor_s)[j]))
-        num_times = t_s.size
-        out = np.empty((2 * num_times, self.r_km.shape[0], 3))
+        values, slopes = _basis(t_s - self.anchor_s[j], np.diff(self.anchor_s)[j])
+        num_times, num_sats = t_s.size, self.r_km.shape[0]
+        out = np.empty((2, num_times, num_sats, 3))
         order = np.argsort(j, kind="stable")
         segments, first = np.unique(j[order], return_index=True)
         bounds = np.append(first, num_times)
         for k, seg in enumerate(segments):
             picks = order[bounds[k] : bounds[k + 1]]
-            rows = np.concatenate([picks, picks + num_times])
             ends = np.stack(
                 [
                     self.r_km[:, seg],
@@ -59,9 +58,15 @@ class HermiteSegments:
                     self.r_km[:, seg + 1],
                     self.v_km_s[:, seg + 1],
                 ]
-            )  # [4, S, 3]
-            out[rows] = np.tensordot(basis[rows], ends, ([1], [0]))
-        r, v = out.reshape(2, num_times, -1, 3).transpose(0, 2, 1, 3)
+            ).reshape(4, -1)  # [4, S * 3]
+            lo, hi = int(picks[0]), int(picks[-1]) + 1
+            if hi - lo == picks.size:  # sorted times: write straight into the buffer
+                for part, weights in enumerate((values, slopes)):
+                    np.dot(weights[lo:hi], ends, out=out[part, lo:hi].reshape(hi - lo, -1))
+            else:
+                for part, weights in enumerate((values, slopes)):
+                    out[part, picks] = (weights[picks] @ ends).reshape(-1, num_sats, 3)
+        r, v = out.transpose(0, 2, 1, 3)
         return r, v
 
     def pair_states(self, index: np.ndarray, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,8 +77,10 @@ class HermiteSegments:
             np.searchsorted(self.anchor_s, t_s, side="right") - 1, 0, self.anchor_s.size - 2
         )
         values, slopes = _basis(t_s - self.anchor_s[j], self.anchor_s[j + 1] - self.anchor_s[j])
-        ends = (self.r_km[index, j], self.v_km_s[index, j])
-        ends += (self.r_km[index, j + 1], self.v_km_s[index, j + 1])
+        flat = index * self.anchor_s.size + j  # rows of the [S * A, 3] views
+        r_rows, v_rows = self.r_km.reshape(-1, 3), self.v_km_s.reshape(-1, 3)
+        ends = (r_rows.take(flat, 0), v_rows.take(flat, 0))
+        ends += (r_rows.take(flat + 1, 0), v_rows.take(flat + 1, 0))
         r = sum(values[:, i : i + 1] * end for i, end in enumerate(ends))
         v = sum(slopes[:, i : i + 1] * end for i, end in enumerate(ends))
         return r, v

@@ -93,18 +93,19 @@ def _candidates(
     centres = np.minimum(np.arange(half, num_steps + half, block_steps), num_steps - 1)
     radius = np.sqrt(np.einsum("stk,stk->st", r_km, r_km))  # [S, T]
     cone = _cone_cos(r_km, radius, frames, sin_min, half)  # [S]
-    unit = (r_km[:, centres] / radius[:, centres, None]).astype(np.float32)  # [S, B, 3]
+    # Block-major [B, S, ...] so that nonzero() yields (block, sat, station) order directly.
+    unit = (r_km[:, centres] / radius[:, centres, None]).transpose(1, 0, 2).astype(np.float32)
     geocentric = frames.ecef_km / np.linalg.norm(frames.ecef_km, axis=-1, keepdims=True)
-    cos_angle = unit @ geocentric.T.astype(np.float32)  # [S, B, G]
+    cos_angle = unit @ geocentric.T.astype(np.float32)  # [B, S, G]
     with np.errstate(invalid="ignore"):
-        near = cos_angle >= cone[:, None, None]
+        near = cos_angle >= cone[None, :, None]
     del cos_angle
     # A block with a NaN state is expanded for every station (the exact test drops NaNs).
     broken = ~np.isfinite(radius)
     if np.any(broken):
         padded = np.pad(broken, ((0, 0), (0, centres.size * block_steps - num_steps)))
-        near |= padded.reshape(num_sats, centres.size, block_steps).any(-1)[:, :, None]
-    block, sat, station = np.nonzero(near.transpose(1, 0, 2))
+        near |= padded.reshape(num_sats, centres.size, block_steps).any(-1).T[:, :, None]
+    block, sat, station = np.nonzero(near)
     return _expand(block, sat, station, block_steps, num_steps)
 
 

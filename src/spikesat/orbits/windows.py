@@ -100,7 +100,12 @@ HERMITE_MAX_STEP_S = 60.0
 
 
 class _EdgeElevation:
-    """Elevation minus the mask inside a set of brackets, addressed by bracket number.
+    """Sine of the elevation minus the sine of the mask inside a set of brackets.
+
+    The sine is a monotone transform of the elevation, so it has the same mask crossings and
+    peaks. Inside a Hermite bracket the station-to-satellite vector is a cubic in the
+    bracket's normalised time ``s``, so its up component is a cubic and its squared length a
+    sextic; both are precomputed per bracket, and an evaluation is two Horner sums.
 
     Parameters
     ----------
@@ -131,7 +136,7 @@ class _EdgeElevation:
         self.constellation = constellation
         self.times = times
         self.frames = frames
-        self.min_elevation_deg = min_elevation_deg
+        self.sin_mask = math.sin(math.radians(min_elevation_deg))
         self.sat = np.asarray(sat, dtype=np.int64)
         self.station = np.asarray(station, dtype=np.int64)
         self.lo_s = np.asarray(lo_s, dtype=np.float64)
@@ -145,29 +150,32 @@ class _EdgeElevation:
             else:
                 r, v = interpolant.pair_states(sat_twice, ends_s)
             num = self.sat.size
-            self.r0, self.r1, self.v0, self.v1 = r[:num], r[num:], v[:num], v[num:]
+            self.poly = _elevation_polynomials(
+                r[:num] - frames.ecef_km[self.station],
+                r[num:] - frames.ecef_km[self.station],
+                v[:num] * self.width_s[:, None],
+                v[num:] * self.width_s[:, None],
+                frames.up[self.station],
+            )
 
     def __call__(self, offsets_s: np.ndarray, edge: np.ndarray) -> np.ndarray:
         shape = np.shape(offsets_s)
         x = np.ravel(offsets_s)
         e = np.broadcast_to(edge, shape).ravel().astype(np.int64)
         if self.hermite:
-            h = self.width_s[e][:, None]
-            s = (x - self.lo_s[e])[:, None] / h
-            s2, s3 = s * s, s * s * s
-            r = (
-                (2 * s3 - 3 * s2 + 1) * self.r0[e]
-                + (s3 - 2 * s2 + s) * h * self.v0[e]
-                + (3 * s2 - 2 * s3) * self.r1[e]
-                + (s3 - s2) * h * self.v1[e]
-            )
+            s = (x - self.lo_s[e]) / self.width_s[e]
+            c = self.poly[e]  # [n, 11]: the up cubic, then the squared-range sextic
+            up = ((c[:, 3] * s + c[:, 2]) * s + c[:, 1]) * s + c[:, 0]
+            range2 = c[:, 10]
+            for k in range(9, 3, -1):
+                range2 = range2 * s + c[:, k]
+            sin_el = up / np.sqrt(range2)
         else:
             r, _ = self.constellation.pair_states_ecef(self.times, self.sat[e], x)
-        station = self.station[e]
-        d = r - self.frames.ecef_km[station]
-        sin_el = np.einsum("ek,ek->e", d, self.frames.up[station]) / np.linalg.norm(d, axis=-1)
-        elevation = np.degrees(np.arcsin(np.clip(sin_el, -1.0, 1.0)))
-        return (elevation - self.min_elevation_deg).reshape(shape)
+            station = self.station[e]
+            d = r - self.frames.ecef_km[station]
+            sin_el = np.einsum("ek,ek->e", d, self.frames.up[station]) / np.linalg.norm(d, axis=-1)
+        return (sin_el - self.sin_mask).reshape(shape)
 
     def negative(self, offsets_s: np.ndarray, edge: np.ndarray) -> np.ndarray:
         """Minus :meth:`__call__`, for peak finding by minimisation."""
@@ -190,6 +198,25 @@ class _EdgeElevation:
             inside = self(lo_s[bad], edge[bad]) >= 0
             roots[bad] = np.where(inside, lo_s[bad], hi_s[bad])
         return roots
+
+
+def _elevation_polynomials(
+    d0: np.ndarray, d1: np.ndarray, w0: np.ndarray, w1: np.ndarray, up: np.ndarray
+) -> np.ndarray:
+    """Per-bracket polynomial coefficients of ``up . d(s)`` and ``|d(s)|**2``, ``[E, 11]``.
+
+    ``d(s)`` is the cubic Hermite curve from ``d0`` to ``d1`` ``[E, 3]`` with end tangents
+    ``w0``, ``w1`` ``[E, 3]`` (velocity times bracket width). Columns 0-3 hold the up
+    component's coefficients of ``s**0..s**3``, columns 4-10 the squared length's of
+    ``s**0..s**6``.
+    """
+    curve = (d0, w0, -3 * d0 - 2 * w0 + 3 * d1 - w1, 2 * d0 + w0 - 2 * d1 + w1)
+    out = np.zeros((d0.shape[0], 11))
+    for i, ci in enumerate(curve):
+        out[:, i] = np.einsum("ek,ek->e", ci, up)
+        for j, cj in enumerate(curve):
+            out[:, 4 + i + j] += np.einsum("ek,ek->e", ci, cj)
+    return out
 
 
 def extract_windows(
@@ -348,11 +375,12 @@ def _hidden_passes(
         tolerances={"xatol": EDGE_TOLERANCE_S, "xrtol": 0.0},
     )
     peak_s = np.asarray(result.x, dtype=np.float64)
-    peak_excess = -np.asarray(result.f_x, dtype=np.float64)
+    peak_excess = -np.asarray(result.f_x, dtype=np.float64)  # sine of the peak minus the mask's
     clears = np.isfinite(peak_excess) & (peak_excess > 0)
     if not np.any(clears):
         return empty
     edge, peak_s = edge[clears], peak_s[clears]
     rise = fn.roots(edge, lo[clears], peak_s)
     sets = fn.roots(edge, peak_s, hi[clears])
-    return pair[clears], rise, sets, peak_excess[clears] + min_elevation_deg
+    peak_deg = np.degrees(np.arcsin(np.minimum(peak_excess[clears] + fn.sin_mask, 1.0)))
+    return pair[clears], rise, sets, peak_deg
