@@ -527,8 +527,9 @@ class _Anchors:
         last = len(times) - 1
         self.index = np.unique(np.minimum(np.arange(0, last + anchor_every, anchor_every), last))
         self.anchor_s = times.offsets_s[self.index]
-        self.r_km = np.full((num_sats, self.index.size, 3), np.nan)
-        self.v_km_s = np.full((num_sats, self.index.size, 3), np.nan)
+        # Anchor-major [A, S, 3]: one anchor's states are contiguous (see HermiteSegments).
+        self.r_km = np.full((self.index.size, num_sats, 3), np.nan)
+        self.v_km_s = np.full((self.index.size, num_sats, 3), np.nan)
         self.codes: np.ndarray | None = None
         self.num_filled = 0
 
@@ -543,13 +544,14 @@ class _Anchors:
         new = slice(max(a0, self.num_filled), a1 + 1)
         if new.start < new.stop:
             r_new, v_new, codes_new = constellation.propagate_ecef(times.subset(self.index[new]))
-            self.r_km[:, new], self.v_km_s[:, new] = r_new, v_new
+            self.r_km[new] = r_new.transpose(1, 0, 2)
+            self.v_km_s[new] = v_new.transpose(1, 0, 2)
             if codes_new is not None:
                 if self.codes is None:
-                    self.codes = np.zeros(self.r_km.shape[:2], dtype=codes_new.dtype)
+                    self.codes = np.zeros(r_new.shape[:1] + self.index.shape, codes_new.dtype)
                 self.codes[:, new] = codes_new
             self.num_filled = new.stop
-        r_a, v_a = self.r_km[:, span], self.v_km_s[:, span]
+        r_a, v_a = self.r_km[span].transpose(1, 0, 2), self.v_km_s[span].transpose(1, 0, 2)
         offsets = times.offsets_s
         r, v = HermiteSegments(offsets[self.index[span]], r_a, v_a).at(offsets[c0:c1])
         if self.codes is None:
@@ -565,7 +567,9 @@ class _Anchors:
 
     def interpolant(self) -> HermiteSegments:
         """The Hermite interpolant through every anchor (valid after the sweep)."""
-        return HermiteSegments(self.anchor_s, self.r_km, self.v_km_s)
+        return HermiteSegments(
+            self.anchor_s, self.r_km.transpose(1, 0, 2), self.v_km_s.transpose(1, 0, 2)
+        )
 
 
 def _concatenate(parts: list[tuple[np.ndarray, ...]], num_columns: int) -> tuple[np.ndarray, ...]:

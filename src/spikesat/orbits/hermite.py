@@ -22,7 +22,9 @@ class HermiteSegments:
     anchor_s : np.ndarray
         float64 ``[A]`` strictly increasing anchor times [s], ``A >= 2``.
     r_km, v_km_s : np.ndarray
-        float64 ``[S, A, 3]`` positions [km] and velocities [km/s] at the anchors.
+        float64 ``[S, A, 3]`` positions [km] and velocities [km/s] at the anchors. Views of
+        anchor-major ``[A, S, 3]`` buffers (``buffer.transpose(1, 0, 2)``) are read without
+        copies, which is how :func:`~spikesat.orbits.contact_plan` passes them.
     """
 
     def __init__(self, anchor_s: np.ndarray, r_km: np.ndarray, v_km_s: np.ndarray) -> None:
@@ -31,6 +33,8 @@ class HermiteSegments:
             raise ValueError("anchor_s needs at least two strictly increasing times")
         self.r_km = r_km
         self.v_km_s = v_km_s
+        self._r_by_anchor = r_km.transpose(1, 0, 2)  # [A, S, 3]
+        self._v_by_anchor = v_km_s.transpose(1, 0, 2)
 
     def at(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """States of every trajectory at times ``t_s`` ``[T]``: each ``[S, T, 3]``.
@@ -53,10 +57,10 @@ class HermiteSegments:
             picks = order[bounds[k] : bounds[k + 1]]
             ends = np.stack(
                 [
-                    self.r_km[:, seg],
-                    self.v_km_s[:, seg],
-                    self.r_km[:, seg + 1],
-                    self.v_km_s[:, seg + 1],
+                    self._r_by_anchor[seg],
+                    self._v_by_anchor[seg],
+                    self._r_by_anchor[seg + 1],
+                    self._v_by_anchor[seg + 1],
                 ]
             ).reshape(4, -1)  # [4, S * 3]
             lo, hi = int(picks[0]), int(picks[-1]) + 1
@@ -77,10 +81,11 @@ class HermiteSegments:
             np.searchsorted(self.anchor_s, t_s, side="right") - 1, 0, self.anchor_s.size - 2
         )
         values, slopes = _basis(t_s - self.anchor_s[j], self.anchor_s[j + 1] - self.anchor_s[j])
-        flat = index * self.anchor_s.size + j  # rows of the [S * A, 3] views
-        r_rows, v_rows = self.r_km.reshape(-1, 3), self.v_km_s.reshape(-1, 3)
+        flat = j * self.r_km.shape[0] + index  # rows of the [A * S, 3] anchor-major arrays
+        r_rows, v_rows = self._r_by_anchor.reshape(-1, 3), self._v_by_anchor.reshape(-1, 3)
         ends = (r_rows.take(flat, 0), v_rows.take(flat, 0))
-        ends += (r_rows.take(flat + 1, 0), v_rows.take(flat + 1, 0))
+        after = flat + self.r_km.shape[0]  # the same trajectory at the next anchor
+        ends += (r_rows.take(after, 0), v_rows.take(after, 0))
         r = sum(values[:, i : i + 1] * end for i, end in enumerate(ends))
         v = sum(slopes[:, i : i + 1] * end for i, end in enumerate(ends))
         return r, v
