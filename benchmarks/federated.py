@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import write_results
@@ -265,7 +267,8 @@ def main() -> None:
         "compute jetson-tx2nx, ground a100-ground. The target is 95 % of the final accuracy of "
         "fedavg-ground (quorum 1); 'h to target' is the simulated time of the first round at or "
         "above it. 'wall s / round' is the simulator's own cost on this machine (2 shared CPU "
-        "cores, torch on one thread), including local training and evaluation. Local vs Ray: "
+        f"cores, torch on {torch.get_num_threads()} threads), including local training and "
+        "evaluation. Local vs Ray: "
         f"fedisl, {backends['rounds']} rounds, research-5x10 with 3 stations: local "
         f"{backends['local']['wall_s']:.1f} s, Ray (2 actors) "
         f"{backends['ray-2-actors']['wall_s']:.1f} s including Ray start-up; largest parameter "
