@@ -66,6 +66,22 @@ def test_federate_writes_history_json_and_png(tmp_path) -> None:
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_federate_passes_intra_plane_rounds_to_fedisl(tmp_path) -> None:
+    """Two plane all-reduces per ground round send twice the ISL bytes of one."""
+    isl_bytes = {}
+    for rounds in (1, 2):
+        out = tmp_path / f"k{rounds}.json"
+        args = ["federate", "-s", "fedisl", *SMALL, "--intra-plane-rounds", str(rounds)]
+        result = CliRunner().invoke(_app(), [*args, "--json", str(out)])
+        assert result.exit_code == 0, result.output
+        isl_bytes[rounds] = json.loads(out.read_text())["history"][0]["bytes_isl"]
+    assert isl_bytes[2] > isl_bytes[1] > 0
+    result = CliRunner().invoke(
+        _app(), ["federate", "-s", "fedisl", *SMALL, "--intra-plane-rounds", "0"]
+    )
+    assert result.exit_code != 0 and "intra_plane_rounds" in result.output
+
+
 def test_federate_bad_names_list_the_choices() -> None:
     runner = CliRunner()
     result = runner.invoke(_app(), ["federate", "-s", "fedprox", *SMALL])

@@ -58,6 +58,9 @@ def command(
     quorum: Annotated[
         float, typer.Option(help="Fraction of updates (planes) a synchronous round waits for.")
     ] = 1.0,
+    intra_plane_rounds: Annotated[
+        int, typer.Option(help="fedisl: plane all-reduce rounds per ground round (hierarchical).")
+    ] = 1,
     horizon_h: Annotated[float, typer.Option(help="Length of the contact plan [h].")] = 72.0,
     step_s: Annotated[float, typer.Option(help="Contact-plan time step [s].")] = 30.0,
     eclipse: Annotated[
@@ -117,6 +120,8 @@ def command(
         for name in names:
             task = bar.add_task(f"{name}", total=rounds)
             kwargs = {"quorum": quorum} if name in ("fedavg-ground", "fedisl") else {}
+            if name == "fedisl":
+                kwargs["intra_plane_rounds"] = intra_plane_rounds
             backend_obj = (
                 create_backend("ray", num_actors=num_actors) if backend == "ray" else backend
             )
