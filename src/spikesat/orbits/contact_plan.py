@@ -602,7 +602,7 @@ def contact_plan(
     isl: object = "plus-grid",
     *,
     eclipse: bool = True,
-    max_chunk_elements: int = 4_000_000,
+    max_chunk_elements: int = 8_000_000,
     anchor_step_s: float | str | None = "auto",
     progress: Callable[[int, int], None] | None = None,
 ) -> ContactPlan:

@@ -40,14 +40,18 @@ class StationFrames:
         north = np.cross(up, east)
         return cls(ecef_km=ecef, east=east, north=north, up=up)
 
+    @property
+    def rotation(self) -> np.ndarray:
+        """Earth-fixed to east/north/up rotations, float64 ``[G, 3, 3]`` (rows e, n, u)."""
+        return np.stack([self.east, self.north, self.up], axis=1)
+
     def to_enu(self, d_km: np.ndarray, station: np.ndarray) -> np.ndarray:
         """East, north and up components ``[E, 3]`` of vectors ``d_km`` ``[E, 3]`` at ``station``.
 
         One gather of the stations' ``[3, 3]`` rotations and one contraction (cheaper than
         three gathered dot products).
         """
-        rotation = np.stack([self.east, self.north, self.up], axis=1)  # [G, 3, 3]
-        return np.einsum("nk,njk->nj", d_km, rotation[station])
+        return np.einsum("nk,njk->nj", d_km, self.rotation[station])
 
 
 @dataclass(frozen=True)

@@ -63,15 +63,22 @@ def ground_samples(
     """
     if isinstance(block_steps, bool) or not isinstance(block_steps, int) or block_steps < 1:
         raise ValueError(f"block_steps={block_steps!r} must be a positive int")
-    sat, step, station = _candidates(r_km, frames, sin_min, block_steps)
+    num_steps = r_km.shape[1]
+    block, sat, station = _candidates(r_km, frames, sin_min, block_steps)
     # Flat row index into whichever of [S, T] or [T, S] order the arrays are stored in.
     rows, sat_stride, step_stride = _rows(r_km)
     vel, vel_sat_stride, vel_step_stride = _rows(v_km_s)
-    d = rows[sat * sat_stride + step * step_stride] - frames.ecef_km[station]
-    enu = frames.to_enu(d, station)
+    # Exact test, triple-major [K, B]: each triple's station data is gathered once.
+    steps = np.minimum(block[:, None] * block_steps + np.arange(block_steps), num_steps - 1)
+    d = rows[sat[:, None] * sat_stride + steps * step_stride] - frames.ecef_km[station][:, None]
+    enu = d @ frames.rotation[station].transpose(0, 2, 1)  # [K, B, 3]
     with np.errstate(invalid="ignore"):
-        keep = enu[:, 2] >= sin_min * np.sqrt(np.einsum("nk,nk->n", d, d))
-    sat, step, station, d, enu = sat[keep], step[keep], station[keep], d[keep], enu[keep]
+        keep = enu[..., 2] >= sin_min * np.sqrt(np.einsum("kbl,kbl->kb", d, d))
+    order = _step_major(block, block_steps, num_steps)
+    order = order[keep.ravel()[order]]
+    triple, offset = np.divmod(order, block_steps)
+    sat, station, step = sat[triple], station[triple], block[triple] * block_steps + offset
+    d, enu = d.reshape(-1, 3)[order], enu.reshape(-1, 3)[order]
     v = vel[sat * vel_sat_stride + step * vel_step_stride]
     return (sat, step, station, *look_from_enu(enu, d, v))
 
@@ -87,7 +94,8 @@ def _rows(x: np.ndarray) -> tuple[np.ndarray, int, int]:
 def _candidates(
     r_km: np.ndarray, frames: StationFrames, sin_min: float, block_steps: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(satellite, step, station) triples that may clear the mask, in (step, sat, station) order."""
+    """(block, satellite, station) triples that may clear the mask somewhere in the block,
+    in that order (int64 ``[K]`` each)."""
     num_sats, num_steps, _ = r_km.shape
     half = block_steps // 2
     centres = np.minimum(np.arange(half, num_steps + half, block_steps), num_steps - 1)
@@ -105,8 +113,7 @@ def _candidates(
     if np.any(broken):
         padded = np.pad(broken, ((0, 0), (0, centres.size * block_steps - num_steps)))
         near |= padded.reshape(num_sats, centres.size, block_steps).any(-1).T[:, :, None]
-    block, sat, station = np.nonzero(near)
-    return _expand(block, sat, station, block_steps, num_steps)
+    return np.nonzero(near)
 
 
 def _cone_cos(
@@ -132,17 +139,15 @@ def _cone_cos(
     return np.where(angle >= math.pi, -2.0, np.cos(np.minimum(angle, math.pi)))
 
 
-def _expand(
-    block: np.ndarray, sat: np.ndarray, station: np.ndarray, block_steps: int, num_steps: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each (block, sat, station) triple at every step of its block, in (step, sat, station) order.
+def _step_major(block: np.ndarray, block_steps: int, num_steps: int) -> np.ndarray:
+    """Flat ``[K * B]`` indices of every triple's steps, in (step, sat, station) order.
 
-    The triples arrive ordered by block, then satellite and station; every block's group is
-    repeated once per step of the block, so the output stays sorted without a sort.
+    The triples arrive ordered by block, then satellite and station; listing every block's
+    group once per step of the block keeps that order without a sort. Steps past the grid's
+    end (a partial last block) are left out.
     """
     if block.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
+        return np.zeros(0, dtype=np.int64)
     num_blocks = int(block[-1]) + 1
     group_start = np.searchsorted(block, np.arange(num_blocks + 1))
     group_size = np.diff(group_start)
@@ -152,6 +157,4 @@ def _expand(
     owner = np.repeat(np.arange(num_blocks), out_size)
     local = np.arange(out_start[-1]) - out_start[owner]
     size = group_size[owner]
-    source = group_start[owner] + local % size
-    step = owner * block_steps + local // size
-    return sat[source], step, station[source]
+    return (group_start[owner] + local % size) * block_steps + local // size
