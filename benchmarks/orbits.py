@@ -47,6 +47,7 @@ from spikesat import orbits
 
 START = "2025-10-03T00:00:00Z"
 MASK_DEG = 10.0
+SPIKESAT_REPEATS = 3
 
 
 def starlink_53(catalogue: orbits.TLEConstellation, num_sats: int) -> orbits.TLEConstellation:
@@ -239,9 +240,16 @@ def main() -> None:
     def build() -> orbits.ContactPlan:
         return orbits.contact_plan(sats, times, stations, MASK_DEG, isl=None, eclipse=False)
 
-    plan, spikesat_s, spikesat_cpu = timed(build)
+    # Best of SPIKESAT_REPEATS runs (a few seconds each; the first run also pays one-off
+    # costs such as first-touch memory); Skyfield's 57,024 calls average out on their own.
+    repeats = [timed(build) for _ in range(SPIKESAT_REPEATS)]
+    plan = repeats[0][0]
+    spikesat_s = min(r[1] for r in repeats)
+    spikesat_cpu = min(r[2] for r in repeats)
+    spikesat_runs = [{"wall_s": r[1], "cpu_s": r[2]} for r in repeats]
+    del repeats
     spikesat_mib = peak_mib(build)
-    print(f"spikesat: {spikesat_s:.1f} s, {len(plan.all_windows())} windows")
+    print(f"spikesat: {spikesat_runs}, {len(plan.all_windows())} windows")
 
     # Skyfield on a random sample of pairs
     rng = np.random.default_rng(args.seed)
@@ -339,7 +347,7 @@ def main() -> None:
     ]
     rows = [
         [
-            "spikesat contact_plan (TLE, ground only)",
+            f"spikesat contact_plan (TLE, ground only; best of {SPIKESAT_REPEATS} runs)",
             total_pairs,
             spikesat_s,
             spikesat_cpu,
@@ -409,6 +417,7 @@ def main() -> None:
         "spikesat": {
             "wall_s": spikesat_s,
             "cpu_s": spikesat_cpu,
+            "runs": spikesat_runs,
             "peak_mib": spikesat_mib,
             "num_windows": len(w),
             "num_ground_samples": len(plan.ground_links()),
@@ -449,6 +458,9 @@ def main() -> None:
         + "its windows are the reference for the "
         "agreement column. Peak memory: "
         "tracemalloc peak of a separate run (Skyfield: one pair; it runs pairs one by one). "
+        f"spikesat's times are the best of {SPIKESAT_REPEATS} runs ("
+        + ", ".join(f"{r['cpu_s']:.2f}" for r in spikesat_runs)
+        + " s CPU). "
         "spikesat propagates SGP4 exactly every 60 s and Hermite-interpolates the 10 s steps "
         "(its default for TLE sets; ~0.3 m) and refines edges on that interpolant. "
         "The Walker row adds plus-grid ISLs and conical eclipse for the starlink-shell1 preset. "
