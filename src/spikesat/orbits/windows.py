@@ -5,7 +5,7 @@ the true rise lies in between. Each edge is refined with scipy's vectorised brac
 finder (Chandrupatla's method, ``scipy.optimize.elementwise.find_root``) to an absolute
 tolerance of 1 ms. Passes that peak above the mask entirely between two samples are found
 from sampled local maxima just below the mask (``scipy.optimize.elementwise.find_minimum``
-on -elevation).
+on minus the elevation's sine).
 
 Inside a bracket the position comes from a cubic Hermite interpolant. When the sweep
 filled its grid from exactly propagated anchors (SGP4 sets), the bracket ends come from the
