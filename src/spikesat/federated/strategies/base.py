@@ -137,6 +137,21 @@ def ring_broadcast(
     return arrival
 
 
+def download_to_plane(
+    sim: Federation,
+    ring: list[int],
+    members: list[int],
+    num_bytes: int,
+    after_s: float,
+    round: int,
+) -> dict[int, float]:
+    """The member that sees a station first after ``after_s`` downloads ``num_bytes`` and
+    forwards them round the plane ring; the arrival time at every satellite of the ring."""
+    entry = first_to_see_ground(sim, members, after_s)
+    arrival = sim.clock.download(entry, num_bytes, after_s, round).arrival_s
+    return ring_broadcast(sim, ring, entry, num_bytes, arrival, round)
+
+
 def ring_gather(
     sim: Federation,
     ring: list[int],

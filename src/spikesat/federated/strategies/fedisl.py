@@ -30,9 +30,9 @@ from spikesat.federated.strategies.base import (
     aggregation_time,
     check_deadline,
     check_fraction,
+    download_to_plane,
     first_to_see_ground,
     plane_all_reduce,
-    ring_broadcast,
 )
 
 if TYPE_CHECKING:
@@ -86,9 +86,7 @@ class FedIsl(Strategy):
             members = [sat for sat in ring if sat in participants]
             if not members:
                 continue
-            entry = first_to_see_ground(sim, members, start_s)
-            arrival = sim.clock.download(entry, sim.model_bytes, start_s, round).arrival_s
-            arrivals = ring_broadcast(sim, ring, entry, sim.model_bytes, arrival, round)
+            arrivals = download_to_plane(sim, ring, members, sim.model_bytes, start_s, round)
             counts = {sat: results[sat].num_samples for sat in members}
             num_samples = sum(counts.values())
             plane_state, ready_s = state, start_s

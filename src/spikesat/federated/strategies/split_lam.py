@@ -56,9 +56,9 @@ from spikesat.federated.lora import (
 from spikesat.federated.strategies.base import (
     STRATEGIES,
     Strategy,
+    download_to_plane,
     first_to_see_ground,
     plane_all_reduce,
-    ring_broadcast,
     ring_gather,
     ring_scatter,
 )
@@ -325,9 +325,7 @@ class SplitLam(Strategy):
             members = [sat for sat in ring if sat in participants]
             if not members:
                 continue
-            entry = first_to_see_ground(sim, members, start_s)
-            arrival = sim.clock.download(entry, sat_bytes, start_s, round).arrival_s
-            have = ring_broadcast(sim, ring, entry, sat_bytes, arrival, round)
+            have = download_to_plane(sim, ring, members, sat_bytes, start_s, round)
             ready = {
                 sat: sim.clock.compute(sat, self.onboard_macs * counts[sat], have[sat], round)
                 for sat in members
