@@ -44,10 +44,7 @@ class HermiteSegments:
         step-major ``[T, S, 3]`` buffer (a transposing copy would cost more than it saves).
         """
         t_s = np.asarray(t_s, dtype=np.float64)
-        j = np.clip(
-            np.searchsorted(self.anchor_s, t_s, side="right") - 1, 0, self.anchor_s.size - 2
-        )
-        values, slopes = _basis(t_s - self.anchor_s[j], np.diff(self.anchor_s)[j])
+        j, values, slopes = self._segment_basis(t_s)
         num_times, num_sats = t_s.size, self.r_km.shape[0]
         out = np.empty((2, num_times, num_sats, 3))
         order = np.argsort(j, kind="stable")
@@ -76,11 +73,7 @@ class HermiteSegments:
     def pair_states(self, index: np.ndarray, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """State of trajectory ``index[k]`` at time ``t_s[k]``: position and velocity ``[E, 3]``."""
         index = np.asarray(index, dtype=np.int64)
-        t_s = np.asarray(t_s, dtype=np.float64)
-        j = np.clip(
-            np.searchsorted(self.anchor_s, t_s, side="right") - 1, 0, self.anchor_s.size - 2
-        )
-        values, slopes = _basis(t_s - self.anchor_s[j], self.anchor_s[j + 1] - self.anchor_s[j])
+        j, values, slopes = self._segment_basis(np.asarray(t_s, dtype=np.float64))
         flat = j * self.r_km.shape[0] + index  # rows of the [A * S, 3] anchor-major arrays
         r_rows, v_rows = self._r_by_anchor.reshape(-1, 3), self._v_by_anchor.reshape(-1, 3)
         ends = (r_rows.take(flat, 0), v_rows.take(flat, 0))
@@ -89,6 +82,14 @@ class HermiteSegments:
         r = sum(values[:, i : i + 1] * end for i, end in enumerate(ends))
         v = sum(slopes[:, i : i + 1] * end for i, end in enumerate(ends))
         return r, v
+
+    def _segment_basis(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Anchor segment ``[T]`` of every time and its basis values and slopes ``[T, 4]``."""
+        j = np.clip(
+            np.searchsorted(self.anchor_s, t_s, side="right") - 1, 0, self.anchor_s.size - 2
+        )
+        values, slopes = _basis(t_s - self.anchor_s[j], self.anchor_s[j + 1] - self.anchor_s[j])
+        return j, values, slopes
 
 
 def _basis(offset_s: np.ndarray, width_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

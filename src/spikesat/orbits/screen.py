@@ -100,10 +100,11 @@ def _candidates(
     half = block_steps // 2
     centres = np.minimum(np.arange(half, num_steps + half, block_steps), num_steps - 1)
     radius = np.sqrt(np.einsum("stk,stk->st", r_km, r_km))  # [S, T]
-    cone = _cone_cos(r_km, radius, frames, sin_min, half)  # [S]
+    station_radius = np.linalg.norm(frames.ecef_km, axis=-1)
+    geocentric = frames.ecef_km / station_radius[:, None]  # [G, 3] unit vectors
+    cone = _cone_cos(r_km, radius, frames, station_radius, geocentric, sin_min, half)  # [S]
     # Block-major [B, S, ...] so that nonzero() yields (block, sat, station) order directly.
     unit = (r_km[:, centres] / radius[:, centres, None]).transpose(1, 0, 2).astype(np.float32)
-    geocentric = frames.ecef_km / np.linalg.norm(frames.ecef_km, axis=-1, keepdims=True)
     cos_angle = unit @ geocentric.T.astype(np.float32)  # [B, S, G]
     with np.errstate(invalid="ignore"):
         near = cos_angle >= cone[None, :, None]
@@ -117,11 +118,19 @@ def _candidates(
 
 
 def _cone_cos(
-    r_km: np.ndarray, radius: np.ndarray, frames: StationFrames, sin_min: float, half: int
+    r_km: np.ndarray,
+    radius: np.ndarray,
+    frames: StationFrames,
+    station_radius: np.ndarray,
+    geocentric: np.ndarray,
+    sin_min: float,
+    half: int,
 ) -> np.ndarray:
-    """Cosine of each satellite's screening cone half-angle, float64 ``[S]``."""
-    station_radius = np.linalg.norm(frames.ecef_km, axis=-1)
-    geocentric = frames.ecef_km / station_radius[:, None]
+    """Cosine of each satellite's screening cone half-angle, float64 ``[S]``.
+
+    ``radius`` ``[S, T]`` holds the satellites' radii, ``station_radius`` ``[G]`` and
+    ``geocentric`` ``[G, 3]`` the stations' radii and radial unit vectors.
+    """
     tilt = float(np.max(np.arccos(np.clip(np.sum(geocentric * frames.up, -1), -1.0, 1.0))))
     elevation = math.asin(max(min(sin_min, 1.0), -1.0)) - tilt
     highest = np.fmax.reduce(radius, axis=1)  # NaN only for an all-NaN satellite
