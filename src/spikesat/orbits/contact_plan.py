@@ -21,11 +21,11 @@ from spikesat.orbits.constellation import Constellation, check_times
 from spikesat.orbits.hermite import HermiteSegments
 from spikesat.orbits.isl import IslCandidates, isl_topology
 from spikesat.orbits.look_angles import StationFrames
-from spikesat.orbits.screen import ground_samples
+from spikesat.orbits.screen import screen_chunk
 from spikesat.orbits.stations import GroundStation, check_stations, ground_stations
 from spikesat.orbits.sun import sun_positions_ecef_km, sunlit_fraction
 from spikesat.orbits.timegrid import TimeGrid
-from spikesat.orbits.windows import Windows, extract_windows, hidden_pass_margin_deg
+from spikesat.orbits.windows import Windows, extract_windows, hidden_pass_margin_deg, merge_runs
 from spikesat.units import propagation_delay_s
 
 PLAN_FORMAT_VERSION = 1
@@ -666,7 +666,6 @@ def contact_plan(
     near_deg = max(
         min_elevation_deg - hidden_pass_margin_deg(times.step_s, min_elevation_deg), -90.0
     )
-    sin_near = math.sin(math.radians(near_deg))
     # ISLs add a few [L, T_chunk, 3] arrays (L ~ 2 S): count a step as at least 8 S elements.
     chunk = max(1, max_chunk_elements // (num_sats * max(num_stations, 8)))
     anchor_every = _anchor_every(constellation, times, anchor_step_s)
@@ -678,6 +677,7 @@ def contact_plan(
 
     visible_parts: list[tuple[np.ndarray, ...]] = []
     near_parts: list[tuple[np.ndarray, ...]] = []
+    run_parts: list[tuple[np.ndarray, ...]] = []
     codes_all = np.zeros((num_sats, num_times), dtype=np.uint8)
     lit = np.ones((num_sats, num_times), dtype=np.float32) if eclipse else None
     if candidates is not None:
@@ -693,19 +693,14 @@ def contact_plan(
             r, v, codes = anchors.states(constellation, times, c0, c1)
         if codes is not None:
             codes_all[:, c0:c1] = codes
-        s_i, t_i, g_i, elevation, azimuth, rng, rate = ground_samples(r, v, frames, sin_near)
-        columns = (
-            s_i.astype(np.int32),
-            g_i.astype(np.int32),
-            (t_i + c0).astype(np.int32),
-            elevation,
-            azimuth,
-            rng,
-            rate,
-        )
-        in_view = elevation >= min_elevation_deg
-        visible_parts.append(tuple(column[in_view] for column in columns))
-        near_parts.append(tuple(column[~in_view] for column in columns[:4]))  # sat..elevation
+        found = screen_chunk(r, v, frames, min_elevation_deg, near_deg)
+        s_i, t_i, g_i, *look = found.visible
+        indices = (s_i.astype(np.int32), g_i.astype(np.int32), (t_i + c0).astype(np.int32))
+        visible_parts.append((*indices, *look))
+        s_i, t_i, g_i, elevation = found.near
+        near_parts.append((s_i, g_i, t_i + c0, elevation))
+        pair, first, last, max_el = found.runs
+        run_parts.append((pair, first + c0, last + c0, max_el))
         if candidates is not None:
             active, length, length_rate = topology.evaluate(candidates, r, v)
             isl_active[:, c0:c1] = active
@@ -724,7 +719,7 @@ def contact_plan(
         times,
         frames,
         float(min_elevation_deg),
-        visible=(sat, station, tidx, elevation),
+        runs=merge_runs(*_concatenate(run_parts, 4), num_sats * num_stations),
         near=_concatenate(near_parts, 4),
         interpolant=None if anchors is None else anchors.interpolant(),
     )

@@ -224,11 +224,11 @@ def extract_windows(
     times: TimeGrid,
     frames: StationFrames,
     min_elevation_deg: float,
-    visible: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    runs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     near: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     interpolant: HermiteSegments | None = None,
 ) -> Windows:
-    """Group sampled visibility into windows and refine their edges.
+    """Turn runs of visible samples into windows with refined edges.
 
     Parameters
     ----------
@@ -236,12 +236,14 @@ def extract_windows(
         What was sampled.
     min_elevation_deg : float
         Elevation mask [deg].
-    visible : tuple of np.ndarray
-        ``(sat, station, time_index, elevation_deg)`` of samples at or above the mask,
-        sorted by time index (as :func:`~spikesat.orbits.contact_plan` sweeps them).
+    runs : tuple of np.ndarray
+        ``(pair, first_step, last_step, max_elevation_deg)`` ``[R]``: maximal runs of
+        consecutive steps at or above the mask per pair ``sat * G + station``, over the
+        whole grid (:func:`merge_runs`).
     near : tuple of np.ndarray
-        The same (also sorted by time index) for samples in the band just below the mask
-        (:func:`hidden_pass_margin_deg`), used to find passes between samples.
+        ``(sat, station, time_index, elevation_deg)`` of the samples in the band just below
+        the mask (:func:`hidden_pass_margin_deg`), sorted by time index, used to find passes
+        between samples.
     interpolant : HermiteSegments, optional
         The sweep's interpolant of exactly propagated anchors; without it, bracket ends are
         propagated exactly.
@@ -253,22 +255,9 @@ def extract_windows(
     offsets = times.offsets_s
     num_times = len(times)
     num_stations = frames.ecef_km.shape[0]
-
-    sat, station, tidx, elev = visible
-    num_pairs = constellation.num_sats * num_stations
-    pair = sat.astype(np.int64) * num_stations + station
-    # Samples arrive sorted by step, so a stable sort by pair orders them by (pair, step).
-    order = _stable_order(pair, num_pairs)
-    pair = np.repeat(np.arange(num_pairs), np.bincount(pair, minlength=num_pairs))
-    tidx_s, elev_s = tidx[order].astype(np.int64), elev[order]
-    breaks = np.flatnonzero((np.diff(pair) != 0) | (np.diff(tidx_s) != 1)) + 1
-    first = np.concatenate([[0], breaks]) if pair.size else np.zeros(0, dtype=np.int64)
-    last = np.concatenate([breaks - 1, [pair.size - 1]]) if pair.size else first
-    run_pair = pair[first]
-    k0, k1 = tidx_s[first], tidx_s[last]
-    max_el = np.maximum.reduceat(elev_s, first) if pair.size else np.zeros(0)
-    start = offsets[k0].copy()
-    end = offsets[k1].copy()
+    run_pair, k0, k1, max_el = runs
+    start = offsets[k0]
+    end = offsets[k1]
 
     # One bracket per interior edge: rises in (t[k0-1], t[k0]), sets in (t[k1], t[k1+1]).
     rise = np.flatnonzero(k0 > 0)
@@ -306,7 +295,89 @@ def extract_windows(
     )
 
 
-def _stable_order(keys: np.ndarray, num_keys: int) -> np.ndarray:
+def visibility_runs(
+    pair: np.ndarray, block: np.ndarray, elevation_deg: np.ndarray, num_pairs: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Maximal runs of visible steps from samples tested block by block.
+
+    Parameters
+    ----------
+    pair : np.ndarray
+        int ``[K]`` pair (``sat * G + station``) of each tested block.
+    block : np.ndarray
+        int ``[K]`` block index (block ``b`` covers steps ``b*B .. b*B + B-1``), sorted.
+    elevation_deg : np.ndarray
+        float64 ``[K, B]`` elevation of each visible step, ``-inf`` where not visible
+        (blocks not listed are not visible anywhere).
+    num_pairs : int
+        Number of pairs (the sort's key range).
+
+    Returns
+    -------
+    pair, first_step, last_step : np.ndarray
+        int64 ``[R]``, sorted by (pair, first step).
+    max_elevation_deg : np.ndarray
+        float64 ``[R]`` highest elevation of each run.
+    """
+    num_rows, block_steps = elevation_deg.shape
+    order = stable_order(pair, num_pairs)  # (pair, block): consecutive rows of a pair join
+    pair, block = pair.take(order), block.take(order)
+    elevation = elevation_deg.take(order, 0).ravel()
+    joined = np.zeros(num_rows, dtype=bool)
+    joined[1:] = (pair[1:] == pair[:-1]) & (block[1:] == block[:-1] + 1)
+    seen = elevation > -np.inf
+    before = np.zeros_like(seen)  # the previous step of the same pair was visible
+    before[1:] = seen[:-1]
+    before[::block_steps] &= joined
+    after = np.zeros_like(seen)
+    after[:-1] = seen[1:]
+    after[block_steps - 1 :: block_steps] &= np.append(joined[1:], False)
+    first = np.flatnonzero(seen & ~before)
+    last = np.flatnonzero(seen & ~after)
+    if first.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, np.zeros(0)
+    # A run's segment up to the next run's start holds only -inf besides the run itself.
+    max_el = np.maximum.reduceat(elevation, first)
+    row_first, row_last = first // block_steps, last // block_steps
+    return (
+        pair[row_first],
+        block[row_first] * block_steps + first % block_steps,
+        block[row_last] * block_steps + last % block_steps,
+        max_el,
+    )
+
+
+def merge_runs(
+    pair: np.ndarray, first: np.ndarray, last: np.ndarray, max_el: np.ndarray, num_pairs: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Join runs that continue each other (one chunk's last step, the next chunk's first).
+
+    Parameters
+    ----------
+    pair, first, last, max_el : np.ndarray
+        ``[R]`` runs of :func:`visibility_runs` from consecutive chunks, in chunk order and
+        with grid step indices.
+    num_pairs : int
+        Number of pairs.
+
+    Returns
+    -------
+    tuple of np.ndarray
+        The same columns for the joined runs, sorted by (pair, first step).
+    """
+    order = stable_order(pair, num_pairs)  # chunks are in time order, so (pair, first)
+    pair, first, last, max_el = (x.take(order) for x in (pair, first, last, max_el))
+    joins = np.zeros(pair.size, dtype=bool)
+    joins[1:] = (pair[1:] == pair[:-1]) & (first[1:] == last[:-1] + 1)
+    if not np.any(joins):
+        return pair, first, last, max_el
+    head = np.flatnonzero(~joins)
+    tail = np.append(head[1:], pair.size) - 1
+    return pair[head], first[head], last[tail], np.maximum.reduceat(max_el, head)
+
+
+def stable_order(keys: np.ndarray, num_keys: int) -> np.ndarray:
     """Stable argsort of non-negative int keys below ``num_keys``, int64 ``[N]``.
 
     Keys are sorted by 16-bit digits (NumPy radix-sorts 16-bit integers in linear time):
@@ -337,7 +408,7 @@ def _hidden_passes(
     offsets = times.offsets_s
     num_times = len(times)
     pair = sat.astype(np.int64) * num_stations + station
-    order = _stable_order(pair, constellation.num_sats * num_stations)
+    order = stable_order(pair, constellation.num_sats * num_stations)
     pair, tidx, elev = pair[order], tidx[order].astype(np.int64), elev[order]
     same_prev = np.concatenate([[False], (pair[1:] == pair[:-1]) & (tidx[1:] == tidx[:-1] + 1)])
     same_next = np.concatenate([(pair[1:] == pair[:-1]) & (tidx[1:] == tidx[:-1] + 1), [False]])
