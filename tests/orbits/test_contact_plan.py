@@ -80,6 +80,22 @@ def test_refined_edges_sit_on_the_mask_and_coarse_grid_agrees() -> None:
     np.testing.assert_allclose(elevation, 10.0, atol=1e-3)
 
 
+def test_newton_edges_agree_with_the_bracketing_fallback(monkeypatch) -> None:
+    """Edges from Newton steps and from scipy's bracketing solver alone agree to 1 ms."""
+    from spikesat.orbits import windows
+
+    shell = orbits.preset("research-5x10")
+    times = orbits.time_grid(shell.epoch, 6 * 3600, 30)
+    newton = orbits.contact_plan(shell, times, "default", isl=None, eclipse=False)
+    monkeypatch.setattr(windows, "NEWTON_MAX_ITERATIONS", 0)
+    bracketing = orbits.contact_plan(shell, times, "default", isl=None, eclipse=False)
+    a, b = newton.all_windows(), bracketing.all_windows()
+    assert len(a) == len(b) > 50
+    np.testing.assert_allclose(a.start_s, b.start_s, rtol=0, atol=windows.EDGE_TOLERANCE_S)
+    np.testing.assert_allclose(a.end_s, b.end_s, rtol=0, atol=windows.EDGE_TOLERANCE_S)
+    assert np.any(a.start_s != b.start_s), "the two paths ran"
+
+
 def test_samples_chunks_and_windows_are_consistent() -> None:
     shell = orbits.preset("research-5x10")
     stations = orbits.ground_stations("default")

@@ -127,19 +127,6 @@ def test_screen_rejects_bad_settings(shell_states) -> None:
         screen_chunk(r, v, frames, 10.0, 12.0)
 
 
-def test_hermite_pair_states_match_the_grid_interpolant(shell_states) -> None:
-    r, v, _ = shell_states
-    anchors = np.arange(0, r.shape[1], 6)
-    t = np.arange(anchors[-1] + 1) * 10.0
-    interp = HermiteSegments(t[anchors], r[:, anchors], v[:, anchors])
-    r_grid, v_grid = interp.at(t)
-    rng = np.random.default_rng(0)
-    sat, step = rng.integers(0, r.shape[0], 500), rng.integers(0, t.size, 500)
-    r_pair, v_pair = interp.pair_states(sat, t[step])
-    np.testing.assert_allclose(r_pair, r_grid[sat, step], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(v_pair, v_grid[sat, step], rtol=0, atol=1e-12)
-
-
 def test_merge_runs_joins_only_the_same_pair() -> None:
     """Pair 0's run ending at step 9 goes on at 10; pair 1's run starting at 13 stays apart."""
     pair = np.array([0, 0, 1])  # the first chunk ends at step 9

@@ -83,6 +83,56 @@ class HermiteSegments:
         v = sum(slopes[:, i : i + 1] * end for i, end in enumerate(ends))
         return r, v
 
+    def pair_cubics(
+        self, index: np.ndarray, lo_s: np.ndarray, hi_s: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Trajectory ``index[k]`` on ``[lo_s[k], hi_s[k]]`` as a cubic in ``s`` in ``[0, 1]``.
+
+        Inside one anchor segment the interpolant is one cubic, and this is exactly its
+        restriction (the segment's cubic at ``u = u_lo + s (u_hi - u_lo)``). An interval that
+        crosses an anchor gets the cubic Hermite of the interpolant's states at its ends.
+
+        Returns
+        -------
+        tuple of np.ndarray
+            float64 ``[E, 3]`` coefficients of ``s**0 .. s**3`` [km].
+        """
+        index = np.asarray(index, dtype=np.int64)
+        lo_s, hi_s = np.asarray(lo_s, dtype=np.float64), np.asarray(hi_s, dtype=np.float64)
+        j = np.clip(
+            np.searchsorted(self.anchor_s, lo_s, side="right") - 1, 0, self.anchor_s.size - 2
+        )
+        start_s, width_s = self.anchor_s[j], self.anchor_s[j + 1] - self.anchor_s[j]
+        num_sats = self.r_km.shape[0]
+        r_rows, v_rows = self._r_by_anchor.reshape(-1, 3), self._v_by_anchor.reshape(-1, 3)
+        flat = j * num_sats + index
+        h = width_s[:, None]
+        c0, c1, c2, c3 = hermite_cubic(
+            r_rows.take(flat, 0),
+            v_rows.take(flat, 0) * h,
+            r_rows.take(flat + num_sats, 0),
+            v_rows.take(flat + num_sats, 0) * h,
+        )
+        a = ((lo_s - start_s) / width_s)[:, None]  # u = a + b s
+        b = ((hi_s - lo_s) / width_s)[:, None]
+        cubic = (
+            ((c3 * a + c2) * a + c1) * a + c0,
+            ((3 * c3 * a + 2 * c2) * a + c1) * b,
+            (3 * c3 * a + c2) * b * b,
+            c3 * b * b * b,
+        )
+        crossing = np.flatnonzero(hi_s > start_s + width_s)
+        if crossing.size:
+            r, v = self.pair_states(
+                np.tile(index[crossing], 2), np.concatenate([lo_s[crossing], hi_s[crossing]])
+            )
+            w = (hi_s[crossing] - lo_s[crossing])[:, None]
+            n = crossing.size
+            ends = hermite_cubic(r[:n], v[:n] * w, r[n:], v[n:] * w)
+            for coefficient, value in zip(cubic, ends, strict=True):
+                coefficient[crossing] = value
+        return cubic
+
     def _segment_basis(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Anchor segment ``[T]`` of every time and its basis values and slopes ``[T, 4]``."""
         j = np.clip(
@@ -90,6 +140,17 @@ class HermiteSegments:
         )
         values, slopes = _basis(t_s - self.anchor_s[j], self.anchor_s[j + 1] - self.anchor_s[j])
         return j, values, slopes
+
+
+def hermite_cubic(
+    r0: np.ndarray, w0: np.ndarray, r1: np.ndarray, w1: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Coefficients of ``s**0 .. s**3`` of the cubic from ``r0`` to ``r1`` on ``s`` in ``[0, 1]``.
+
+    ``w0`` and ``w1`` are the end tangents d/ds (velocity times the interval's width); all
+    arrays ``[..., 3]``.
+    """
+    return r0, w0, 3 * (r1 - r0) - 2 * w0 - w1, 2 * (r0 - r1) + w0 + w1
 
 
 def _basis(offset_s: np.ndarray, width_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
