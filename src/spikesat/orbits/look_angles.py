@@ -132,12 +132,17 @@ def pair_look(
 
 
 def look_from_enu(
-    enu_km: np.ndarray, d_km: np.ndarray, v_km_s: np.ndarray
+    enu_km: np.ndarray,
+    d_km: np.ndarray,
+    v_km_s: np.ndarray,
+    range_km: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`pair_look` from station-to-satellite vectors ``d_km`` ``[E, 3]`` [km] and their
-    east/north/up components ``enu_km`` ``[E, 3]`` (:meth:`StationFrames.to_enu`)."""
-    rng = np.sqrt(np.einsum("ek,ek->e", d_km, d_km))
+    east/north/up components ``enu_km`` ``[E, 3]`` (:meth:`StationFrames.to_enu`); pass
+    ``range_km`` ``[E]`` (``|d_km|``) if it is already known."""
+    rng = np.sqrt(np.einsum("ek,ek->e", d_km, d_km)) if range_km is None else range_km
     elevation = np.degrees(np.arcsin(np.clip(enu_km[:, 2] / rng, -1.0, 1.0)))
-    azimuth = np.degrees(np.arctan2(enu_km[:, 0], enu_km[:, 1])) % 360.0
+    # 180 - atan2(e, -n) lies in [0, 360) with no modulo (+ 0.0 turns -0.0 into +0.0).
+    azimuth = 180.0 - np.degrees(np.arctan2(enu_km[:, 0] + 0.0, -enu_km[:, 1]))
     range_rate = np.einsum("ek,ek->e", d_km, v_km_s) / rng
     return elevation, azimuth, rng, range_rate

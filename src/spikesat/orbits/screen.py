@@ -111,15 +111,18 @@ def screen_chunk(
     d = rows.take(sat[:, None] * sat_stride + np.minimum(steps, num_steps - 1) * step_stride, 0)
     d -= frames.ecef_km.take(station, 0)[:, None]
     enu = d @ frames.rotation.take(station, 0).transpose(0, 2, 1)  # [K, B, 3]
+    range_km = np.sqrt(np.einsum("kbl,kbl->kb", d, d))
     with np.errstate(invalid="ignore"):
-        keep = enu[..., 2] >= sin_near * np.sqrt(np.einsum("kbl,kbl->kb", d, d))
+        keep = enu[..., 2] >= sin_near * range_km
     keep &= steps < num_steps  # a partial last block repeats the last step
     kept = np.flatnonzero(keep)  # (block, sat, station, step) order
     triple, step = kept // block_steps, steps.ravel()[kept]
     pair = sat * num_stations + station  # [K]
     sat, station = sat.take(triple), station.take(triple)
     v = vel.take(sat * vel_sat_stride + step * vel_step_stride, 0)
-    look = look_from_enu(enu.reshape(-1, 3).take(kept, 0), d.reshape(-1, 3).take(kept, 0), v)
+    look = look_from_enu(
+        enu.reshape(-1, 3).take(kept, 0), d.reshape(-1, 3).take(kept, 0), v, range_km.ravel()[kept]
+    )
     in_view = look[0] >= min_elevation_deg
     # Kept samples are in block order, so a stable sort by step gives (step, sat, station).
     order = stable_order(step, num_steps)
@@ -150,7 +153,7 @@ def _candidates(
     num_sats, num_steps, _ = r_km.shape
     half = block_steps // 2
     centres = np.minimum(np.arange(half, num_steps + half, block_steps), num_steps - 1)
-    radius = np.sqrt(np.einsum("stk,stk->st", r_km, r_km))  # [S, T]
+    radius = np.sqrt(r_km[..., 0] ** 2 + r_km[..., 1] ** 2 + r_km[..., 2] ** 2)  # [S, T]
     station_radius = np.linalg.norm(frames.ecef_km, axis=-1)
     geocentric = frames.ecef_km / station_radius[:, None]  # [G, 3] unit vectors
     cone = _cone_cos(r_km, radius, frames, station_radius, geocentric, sin_min, half)  # [S]
@@ -165,7 +168,11 @@ def _candidates(
     if np.any(broken):
         padded = np.pad(broken, ((0, 0), (0, centres.size * block_steps - num_steps)))
         near |= padded.reshape(num_sats, centres.size, block_steps).any(-1).T[:, :, None]
-    return np.nonzero(near)
+    # flatnonzero and two divisions cost half of a three-axis nonzero.
+    flat = np.flatnonzero(near)
+    block, rest = np.divmod(flat, num_sats * near.shape[2])
+    sat, station = np.divmod(rest, near.shape[2])
+    return block, sat, station
 
 
 def _cone_cos(
