@@ -465,9 +465,10 @@ def main() -> None:
         "(its default for TLE sets; ~0.3 m) and refines edges on that interpolant. "
         "The Walker row adds plus-grid ISLs and conical eclipse for the starlink-shell1 preset. "
         f"Throughput rows propagate starlink-shell1 for {throughput[0]['sat_steps']} "
-        "satellite-steps. Single CPU thread (torch and BLAS) on a 2-core machine: wall times "
-        "carry noise from other jobs; CPU times (this process's) much less, so the CPU-time "
-        "ratio is the load-independent comparison. "
+        "satellite-steps. Single CPU thread (torch and BLAS) on a shared 2-core virtual "
+        "machine: CPU times (this process's) leave out waiting for the cores, but not the "
+        "slowdown from neighbours sharing caches and memory, which moved every row by up to "
+        "~20% between runs on the same day; compare ratios within one run. "
         + ("GPU rows included." if torch.cuda.is_available() else "No GPU was present.")
     )
     write_results(

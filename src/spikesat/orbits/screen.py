@@ -102,23 +102,14 @@ def screen_chunk(
     num_steps, num_stations = r_km.shape[1], frames.ecef_km.shape[0]
     sin_near = math.sin(math.radians(near_elevation_deg))
     block, sat, station = _candidates(r_km, frames, sin_near, block_steps)
-    # Flat row index into whichever of [S, T] or [T, S] order the arrays are stored in.
-    rows, sat_stride, step_stride = _rows(r_km)
-    vel, vel_sat_stride, vel_step_stride = _rows(v_km_s)
-    # Exact test, triple-major [K, B]: each triple's station data is gathered once.
-    # take(axis=0) gathers [N, 3] rows several times faster than fancy indexing.
-    steps = block[:, None] * block_steps + np.arange(block_steps)
-    d = rows.take(sat[:, None] * sat_stride + np.minimum(steps, num_steps - 1) * step_stride, 0)
-    d -= frames.ecef_km.take(station, 0)[:, None]
-    enu = d @ frames.rotation.take(station, 0).transpose(0, 2, 1)  # [K, B, 3]
-    range_km = np.sqrt(np.einsum("kbl,kbl->kb", d, d))
-    with np.errstate(invalid="ignore"):
-        keep = enu[..., 2] >= sin_near * range_km
-    keep &= steps < num_steps  # a partial last block repeats the last step
+    steps, d, enu, range_km, keep = _exact_test(
+        r_km, frames, sin_near, block, sat, station, block_steps
+    )
     kept = np.flatnonzero(keep)  # (block, sat, station, step) order
     triple, step = kept // block_steps, steps.ravel()[kept]
     pair = sat * num_stations + station  # [K]
     sat, station = sat.take(triple), station.take(triple)
+    vel, vel_sat_stride, vel_step_stride = _rows(v_km_s)
     v = vel.take(sat * vel_sat_stride + step * vel_step_stride, 0)
     look = look_from_enu(
         enu.reshape(-1, 3).take(kept, 0), d.reshape(-1, 3).take(kept, 0), v, range_km.ravel()[kept]
@@ -135,6 +126,44 @@ def screen_chunk(
     elevation.ravel()[kept[in_view]] = look[0][in_view]
     runs = visibility_runs(pair, block, elevation, r_km.shape[0] * num_stations)
     return ScreenedChunk(visible, near, runs)
+
+
+def _exact_test(
+    r_km: np.ndarray,
+    frames: StationFrames,
+    sin_min: float,
+    block: np.ndarray,
+    sat: np.ndarray,
+    station: np.ndarray,
+    block_steps: int,
+) -> tuple[np.ndarray, ...]:
+    """Test every step of the candidate (block, satellite, station) triples ``[K]``.
+
+    Returns
+    -------
+    steps : np.ndarray
+        int64 ``[K, B]`` step of each test (past the grid's end in a partial last block).
+    d, enu : np.ndarray
+        float64 ``[K, B, 3]`` station-to-satellite vectors, Earth-fixed and east/north/up.
+    range_km : np.ndarray
+        float64 ``[K, B]`` their lengths.
+    keep : np.ndarray
+        bool ``[K, B]``: the elevation sine is at least ``sin_min`` (and the step exists).
+    """
+    num_steps = r_km.shape[1]
+    # Flat row index into whichever of [S, T] or [T, S] order the arrays are stored in.
+    rows, sat_stride, step_stride = _rows(r_km)
+    # Triple-major [K, B]: each triple's station data is gathered once. take(axis=0)
+    # gathers [N, 3] rows several times faster than fancy indexing.
+    steps = block[:, None] * block_steps + np.arange(block_steps)
+    d = rows.take(sat[:, None] * sat_stride + np.minimum(steps, num_steps - 1) * step_stride, 0)
+    d -= frames.ecef_km.take(station, 0)[:, None]
+    enu = d @ frames.rotation.take(station, 0).transpose(0, 2, 1)
+    range_km = np.sqrt(np.einsum("kbl,kbl->kb", d, d))
+    with np.errstate(invalid="ignore"):
+        keep = enu[..., 2] >= sin_min * range_km
+    keep &= steps < num_steps  # a partial last block repeats the last step
+    return steps, d, enu, range_km, keep
 
 
 def _rows(x: np.ndarray) -> tuple[np.ndarray, int, int]:
