@@ -11,6 +11,8 @@ cm/s (about 1 m/s for the re-entering case).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -99,9 +101,7 @@ class HermiteSegments:
         """
         index = np.asarray(index, dtype=np.int64)
         lo_s, hi_s = np.asarray(lo_s, dtype=np.float64), np.asarray(hi_s, dtype=np.float64)
-        j = np.clip(
-            np.searchsorted(self.anchor_s, lo_s, side="right") - 1, 0, self.anchor_s.size - 2
-        )
+        j = self._segment(lo_s)
         start_s, width_s = self.anchor_s[j], self.anchor_s[j + 1] - self.anchor_s[j]
         num_sats = self.r_km.shape[0]
         r_rows, v_rows = self._r_by_anchor.reshape(-1, 3), self._v_by_anchor.reshape(-1, 3)
@@ -123,21 +123,22 @@ class HermiteSegments:
         )
         crossing = np.flatnonzero(hi_s > start_s + width_s)
         if crossing.size:
-            r, v = self.pair_states(
-                np.tile(index[crossing], 2), np.concatenate([lo_s[crossing], hi_s[crossing]])
+            ends = end_state_cubic(
+                self.pair_states, index[crossing], lo_s[crossing], hi_s[crossing]
             )
-            w = (hi_s[crossing] - lo_s[crossing])[:, None]
-            n = crossing.size
-            ends = hermite_cubic(r[:n], v[:n] * w, r[n:], v[n:] * w)
             for coefficient, value in zip(cubic, ends, strict=True):
                 coefficient[crossing] = value
         return cubic
 
-    def _segment_basis(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Anchor segment ``[T]`` of every time and its basis values and slopes ``[T, 4]``."""
-        j = np.clip(
+    def _segment(self, t_s: np.ndarray) -> np.ndarray:
+        """Index ``[T]`` of the anchor segment holding each time (the end ones extrapolate)."""
+        return np.clip(
             np.searchsorted(self.anchor_s, t_s, side="right") - 1, 0, self.anchor_s.size - 2
         )
+
+    def _segment_basis(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Anchor segment ``[T]`` of every time and its basis values and slopes ``[T, 4]``."""
+        j = self._segment(t_s)
         values, slopes = _basis(t_s - self.anchor_s[j], self.anchor_s[j + 1] - self.anchor_s[j])
         return j, values, slopes
 
@@ -151,6 +152,23 @@ def hermite_cubic(
     arrays ``[..., 3]``.
     """
     return r0, w0, 3 * (r1 - r0) - 2 * w0 - w1, 2 * (r0 - r1) + w0 + w1
+
+
+def end_state_cubic(
+    pair_states: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    index: np.ndarray,
+    lo_s: np.ndarray,
+    hi_s: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`hermite_cubic` of trajectory ``index[k]`` on ``[lo_s[k], hi_s[k]]`` ``[E]``.
+
+    ``pair_states(index, t_s)`` gives the states ``[n, 3]`` at the interval's two ends
+    (both ends in one call).
+    """
+    num = np.size(index)
+    r, v = pair_states(np.tile(index, 2), np.concatenate([lo_s, hi_s]))
+    w = (hi_s - lo_s)[:, None]
+    return hermite_cubic(r[:num], v[:num] * w, r[num:], v[num:] * w)
 
 
 def _basis(offset_s: np.ndarray, width_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

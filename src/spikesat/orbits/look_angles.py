@@ -104,7 +104,7 @@ def look_angles(sat_ecef_km: np.ndarray, stations: list[GroundStation]) -> LookA
     east = np.einsum("sgtk,gk->sgt", d, frames.east)
     north = np.einsum("sgtk,gk->sgt", d, frames.north)
     elevation = np.degrees(np.arcsin(np.clip(up / rng, -1.0, 1.0)))
-    azimuth = np.degrees(np.arctan2(east, north)) % 360.0
+    azimuth = azimuth_deg(east, north)
     return LookAngles(elevation_deg=elevation, azimuth_deg=azimuth, range_km=rng)
 
 
@@ -142,7 +142,14 @@ def look_from_enu(
     ``range_km`` ``[E]`` (``|d_km|``) if it is already known."""
     rng = np.sqrt(np.einsum("ek,ek->e", d_km, d_km)) if range_km is None else range_km
     elevation = np.degrees(np.arcsin(np.clip(enu_km[:, 2] / rng, -1.0, 1.0)))
-    # 180 - atan2(e, -n) lies in [0, 360) with no modulo (+ 0.0 turns -0.0 into +0.0).
-    azimuth = 180.0 - np.degrees(np.arctan2(enu_km[:, 0] + 0.0, -enu_km[:, 1]))
+    azimuth = azimuth_deg(enu_km[:, 0], enu_km[:, 1])
     range_rate = np.einsum("ek,ek->e", d_km, v_km_s) / rng
     return elevation, azimuth, rng, range_rate
+
+
+def azimuth_deg(east_km: np.ndarray, north_km: np.ndarray) -> np.ndarray:
+    """Azimuth from north through east [deg] in ``[0, 360)`` of east/north components.
+
+    ``180 - atan2(e, -n)`` needs no modulo; ``+ 0.0`` turns ``-0.0`` into ``+0.0``.
+    """
+    return 180.0 - np.degrees(np.arctan2(east_km + 0.0, -north_km))

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy.optimize.elementwise import find_minimum, find_root
 
 from spikesat.orbits.constellation import Constellation
-from spikesat.orbits.hermite import HermiteSegments, hermite_cubic
+from spikesat.orbits.hermite import HermiteSegments, end_state_cubic
 from spikesat.orbits.look_angles import StationFrames
 from spikesat.orbits.timegrid import TimeGrid
 from spikesat.units import EARTH_RADIUS_KM
@@ -151,12 +152,9 @@ class _EdgeElevation:
         self.hermite = bool(np.all(self.width_s <= 2.0 * HERMITE_MAX_STEP_S))
         if self.hermite and self.sat.size:
             if interpolant is None:
-                num = self.sat.size
-                r, v = constellation.pair_states_ecef(
-                    times, np.tile(self.sat, 2), np.concatenate([self.lo_s, hi_s])
+                curve = end_state_cubic(
+                    partial(constellation.pair_states_ecef, times), self.sat, self.lo_s, hi_s
                 )
-                w = self.width_s[:, None]
-                curve = hermite_cubic(r[:num], v[:num] * w, r[num:], v[num:] * w)
             else:
                 curve = interpolant.pair_cubics(self.sat, self.lo_s, hi_s)
             self.poly = _elevation_polynomials(
