@@ -39,7 +39,7 @@ from spikesat.codecs import (
     train_lambda_sweep,
     transmit,
 )
-from spikesat.codecs.command import plot_rate_accuracy
+from spikesat.cli.codec import plot_rate_accuracy
 from spikesat.data import eurosat
 from spikesat.data.eurosat import RGB_MEAN, RGB_STD
 

@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from spikesat.orbits import ContactPlan
-from spikesat.orbits.command import command, demo_stage
+from spikesat.cli.orbits import command, demo_stage
 
 
 def _app() -> typer.Typer:

@@ -8,7 +8,7 @@ import torch
 import spikesat.models as models
 from spikesat.energy import count_ops, energy_joules
 from spikesat.snn import accuracy, head_energy, int8_head, spiking_head
-from spikesat.snn.command import demo_stage
+from spikesat.cli.snn import demo_stage
 
 
 def test_int8_head_matches_the_fp32_head(task):
