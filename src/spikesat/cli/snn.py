@@ -176,6 +176,7 @@ def demo_stage(
     calibration_fraction: float = 0.5,
     seed: int = 0,
     calibration: tuple[torch.Tensor, torch.Tensor] | None = None,
+    qcfs_head: nn.Module | None = None,
 ) -> dict[str, Any]:
     """Convert a trained LAM's task head and compare the spiking head with the ANN head.
 
@@ -204,6 +205,10 @@ def demo_stage(
         Seed of the QCFS training.
     calibration : (Tensor, Tensor), optional
         Calibration features ``[M, D]`` and labels ``[M]``, kept apart from the measured ones.
+    qcfs_head : nn.Module, optional
+        For "qcfs": an already trained QCFS copy of the head (from
+        :func:`~spikesat.snn.replace_relu_with_qcfs` and :func:`~spikesat.snn.train_qcfs`),
+        used instead of training one here.
 
     Returns
     -------
@@ -233,7 +238,10 @@ def demo_stage(
         calib_x, calib_y = features[:cut], labels[:cut]
         test_x, test_y = features[cut:], labels[cut:]
     ann_result = {"ann_accuracy": accuracy(ann_head, test_x, test_y)}
-    if method == "qcfs" and not any(isinstance(m, QCFS) for m in head.modules()):
+    if method == "qcfs" and qcfs_head is not None:
+        head = qcfs_head.eval()
+        ann_result["qcfs_ann_accuracy"] = accuracy(head, test_x, test_y)
+    elif method == "qcfs" and not any(isinstance(m, QCFS) for m in head.modules()):
         # QCFS trains a copy of the head; its ANN accuracy is the fair reference for the SNN.
         head = replace_relu_with_qcfs(head, 4, calibration_data=calib_x)
         train_qcfs(head, (calib_x, calib_y), epochs=30, seed=seed)

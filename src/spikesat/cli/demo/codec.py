@@ -10,6 +10,7 @@ import torch
 
 from spikesat._progress import progress_bar
 from spikesat.cli.demo.lam import in_batches
+from spikesat.cli.demo.weights import weights_path
 from spikesat.codecs import create
 from spikesat.codecs.checkpoints import codec_cache_dir, load_codec, save_codec
 from spikesat.codecs.training import CodecTrainConfig, train_codec
@@ -51,13 +52,15 @@ def demo_codec(
         The codec in eval mode, and ``cached``, ``train_wall_time_s``, ``lmbda``.
     """
     key = Path(lam_checkpoint).stem
-    path = codec_cache_dir() / f"demo-{key}-{DEMO_CODEC}-lambda{DEMO_LAMBDA:g}-e{epochs}.pt"
+    name = f"demo-{key}-{DEMO_CODEC}-lambda{DEMO_LAMBDA:g}-e{epochs}.pt"
+    path, shipped = weights_path(name, codec_cache_dir())
     if path.is_file():
         codec, meta = load_codec(path)
-        return codec, {**meta, "cached": True}
+        return codec, {**meta, "cached": True, "shipped": shipped}
     train_features = in_batches(split.onboard, train[0])
-    torch.manual_seed(seed)
-    codec = create(DEMO_CODEC, int(train_features.shape[-1]))
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        codec = create(DEMO_CODEC, int(train_features.shape[-1]))
     config = CodecTrainConfig(
         lmbda=DEMO_LAMBDA, num_epochs=epochs, batch_size=64, lr=5e-3, seed=seed, device="cpu"
     )
@@ -67,7 +70,7 @@ def demo_codec(
         train_codec(codec, train_features, train[1], split.remote, config, _StepBar(bar, task))
     meta = {"lmbda": DEMO_LAMBDA, "train_wall_time_s": round(time.time() - began, 1)}
     save_codec(codec.eval(), path, meta=meta)
-    return codec.eval(), {**meta, "cached": False}
+    return codec.eval(), {**meta, "cached": False, "shipped": False}
 
 
 class _StepBar:
