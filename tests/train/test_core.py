@@ -8,6 +8,7 @@ from torch import nn
 
 import spikesat.models as models
 from spikesat._progress import progress_bar
+from spikesat.codecs import CodecTrainConfig, create, train_codec
 from spikesat.train import PretrainConfig, pretrain_mae
 from spikesat.train.core import StepOutput, WallTime, run_epochs, steps_per_epoch
 from spikesat.train.progress import BarProgress
@@ -100,4 +101,11 @@ def test_trainers_leave_torch_global_generator_alone() -> None:
     images = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     before = torch.get_rng_state()
     pretrain_mae(lam, images, PretrainConfig(epochs=1, batch_size=4), progress=False)
+    assert torch.equal(torch.get_rng_state(), before)
+    x = torch.randn(16, 4, 8, generator=torch.Generator().manual_seed(1))
+    labels = torch.arange(16) % 2
+    remote = nn.Sequential(nn.Flatten(), nn.Linear(32, 2))
+    codec = create("factorized", 8, latent_channels=2, hidden_channels=8)
+    before = torch.get_rng_state()
+    train_codec(codec, x, labels, remote, CodecTrainConfig(num_epochs=1, batch_size=8))
     assert torch.equal(torch.get_rng_state(), before)
