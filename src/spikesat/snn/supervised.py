@@ -67,17 +67,7 @@ def train_cross_entropy(
         batch_size=batch_size,
         num_epochs=epochs,
         generator=torch.Generator().manual_seed(seed),
-        end_epoch=None if schedule is None else _EpochSchedule(schedule),
+        end_epoch=None if schedule is None else lambda epoch, record: schedule.step(),
     )
     model.eval()
     return [record["loss"] for record in history]
-
-
-class _EpochSchedule:
-    """An epoch-end callback that steps a per-epoch learning-rate schedule."""
-
-    def __init__(self, schedule: torch.optim.lr_scheduler.LRScheduler) -> None:
-        self.schedule = schedule
-
-    def __call__(self, epoch: int, record: dict[str, float]) -> None:
-        self.schedule.step()
