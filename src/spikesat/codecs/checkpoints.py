@@ -15,7 +15,8 @@ import torch
 
 from spikesat.codecs.base import Codec
 from spikesat.codecs.registry import create
-from spikesat.models import cache_dir
+from spikesat.data.cache import cache_dir
+from spikesat.models.checkpoint import save_atomic
 
 FORMAT_VERSION = 1
 
@@ -40,21 +41,15 @@ def save_codec(codec: Codec, path: str | Path, meta: dict[str, Any] | None = Non
             f"this {codec.name!r} codec holds a component given as an object (e.g. a deepjscc "
             "channel module); create it from names only (channel='awgn') to checkpoint it"
         )
-    config = dict(codec.config)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format_version": FORMAT_VERSION,
         "codec": codec.name,
         "in_channels": codec.in_channels,
-        "config": config,
+        "config": dict(codec.config),
         "state_dict": codec.state_dict(),
         "meta": dict(meta or {}),
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return save_atomic(payload, path)
 
 
 def load_codec(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[Codec, dict]:

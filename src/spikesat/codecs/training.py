@@ -33,9 +33,11 @@ from spikesat.codecs.checkpoints import save_codec
 from spikesat.codecs.deepjscc import DeepJSCC
 from spikesat.codecs.learned import LearnedCodec
 from spikesat.codecs.registry import create
-
-ProgressFn = Callable[[int, int, dict[str, float]], None]
-"""``progress(step, total_steps, metrics)``, called after every optimisation step."""
+from spikesat.train.core import StepOutput, WallTime, optimiser_step, run_epochs, steps_per_epoch
+from spikesat.train.device import check_device, resolve_device
+from spikesat.train.optim import warmup_cosine
+from spikesat.train.progress import ProgressFn
+from spikesat.train.rng import seeded_global_rng
 
 
 @dataclass
@@ -61,9 +63,10 @@ class CodecTrainConfig:
         transforms learn the task before the rate term squeezes the latents (without it, a
         codec trained from scratch collapses to zero rate and chance accuracy).
     seed : int
-        Seed of shuffling, quantisation noise, SNR draws and channel draws.
+        Seed of shuffling, quantisation noise, SNR draws and channel draws (torch's global
+        generators are seeded only inside :func:`train_codec` and left as they were).
     device : str
-        "auto" (CUDA when available), "cpu" or "cuda".
+        "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
     """
 
     lmbda: float = 0.01
@@ -90,17 +93,7 @@ class CodecTrainConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value > 0):
                 raise ValueError(f"{name} must be > 0, got {value!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
-
-
-def resolve_device(device: str) -> torch.device:
-    """ "auto" -> CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but no CUDA GPU is available; use 'auto'")
-    return torch.device(device)
+        check_device(self.device)
 
 
 def bits_per_example(likelihoods: dict[str, Tensor]) -> Tensor:
@@ -181,32 +174,21 @@ def train_codec(
     for p in remote.parameters():
         p.requires_grad_(False)
     gen = torch.Generator().manual_seed(cfg.seed)
-    torch.manual_seed(cfg.seed)  # additive quantisation noise inside CompressAI draws from it
     try:
-        teacher = _batched(remote, features, device, 512)
-        aux_params = [p for n, p in codec.named_parameters() if n.endswith("quantiles")]
-        main_params = [p for n, p in codec.named_parameters() if not n.endswith("quantiles")]
-        optimiser = torch.optim.Adam(main_params, lr=cfg.lr)
-        aux_optimiser = torch.optim.Adam(aux_params, lr=cfg.aux_lr) if aux_params else None
-        steps_per_epoch = math.ceil(len(features) / cfg.batch_size)
-        total = cfg.num_epochs * steps_per_epoch
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, _Cosine(total))
-        history = []
-        step = 0
-        began = time.time()
-        for epoch in range(cfg.num_epochs):
-            codec.train()
-            order = torch.randperm(len(features), generator=gen)
-            sums = dict.fromkeys(("loss", "cross_entropy", "distillation", "bits"), 0.0)
-            correct = 0
-            for start in range(0, len(features), cfg.batch_size):
-                idx = order[start : start + cfg.batch_size]
-                x = features[idx].to(device)
-                y = labels[idx].to(device)
-                if isinstance(codec, DeepJSCC):
-                    out = codec(x, generator=gen)
-                else:
-                    out = codec(x)
+        # CompressAI's additive quantisation noise draws from torch's global generator.
+        with seeded_global_rng(cfg.seed, device):
+            teacher = _batched(remote, features, device, 512)
+            aux_params = [p for n, p in codec.named_parameters() if n.endswith("quantiles")]
+            main_params = [p for n, p in codec.named_parameters() if not n.endswith("quantiles")]
+            optimiser = torch.optim.Adam(main_params, lr=cfg.lr)
+            aux_optimiser = torch.optim.Adam(aux_params, lr=cfg.aux_lr) if aux_params else None
+            per_epoch = steps_per_epoch(len(features), cfg.batch_size)
+            schedule = warmup_cosine(optimiser, 0, cfg.num_epochs * per_epoch, floor=0.05)
+            ramp_steps = max(cfg.rate_warmup_epochs * per_epoch, 1e-9)
+
+            def step(idx: Tensor) -> StepOutput:
+                x, y = features[idx].to(device), labels[idx].to(device)
+                out = codec(x, generator=gen) if isinstance(codec, DeepJSCC) else codec(x)
                 logits = remote(out["x_hat"])
                 ce = F.cross_entropy(logits, y)
                 t = cfg.temperature
@@ -217,42 +199,32 @@ def train_codec(
                     reduction="batchmean",
                 ) * (t * t)
                 bits = bits_per_example(out["likelihoods"]).to(device)
-                ramp = min(1.0, step / max(cfg.rate_warmup_epochs * steps_per_epoch, 1e-9))
+                # the schedule's step count is the number of steps taken so far
+                ramp = min(1.0, schedule.last_epoch / ramp_steps)
                 loss = ce + cfg.distill_weight * kd + cfg.lmbda * ramp * bits
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(main_params, 5.0)
-                optimiser.step()
-                schedule.step()
+                optimiser_step(loss, optimiser, schedule, max_grad_norm=5.0)
                 if aux_optimiser is not None:
-                    aux_optimiser.zero_grad(set_to_none=True)
-                    codec.aux_loss().backward()
-                    aux_optimiser.step()
+                    optimiser_step(codec.aux_loss(), aux_optimiser)
+                values = {key: float(v.detach()) for key, v in (("loss", loss), ("bits", bits))}
                 n = len(idx)
-                for key, value in (
-                    ("loss", loss),
-                    ("cross_entropy", ce),
-                    ("distillation", kd),
-                    ("bits", bits),
-                ):
-                    sums[key] += float(value.detach()) * n
-                correct += int((logits.argmax(1) == y).sum())
-                step += 1
-                if progress is not None:
-                    progress(
-                        step, total, {"loss": float(loss.detach()), "bits": float(bits.detach())}
-                    )
-            num = len(features)
-            history.append(
-                {
-                    "epoch": epoch + 1,
-                    "loss": sums["loss"] / num,
-                    "cross_entropy": sums["cross_entropy"] / num,
-                    "distillation": sums["distillation"] / num,
-                    "bits_per_example": sums["bits"] / num,
-                    "train_accuracy": correct / num,
-                    "wall_time_s": time.time() - began,
+                totals = {
+                    "loss": values["loss"] * n,
+                    "cross_entropy": float(ce.detach()) * n,
+                    "distillation": float(kd.detach()) * n,
+                    "bits_per_example": values["bits"] * n,
+                    "train_accuracy": int((logits.argmax(1) == y).sum()),
                 }
+                return StepOutput(values, totals)
+
+            history = run_epochs(
+                codec,
+                step,
+                num_examples=len(features),
+                batch_size=cfg.batch_size,
+                num_epochs=cfg.num_epochs,
+                generator=gen,
+                progress=progress,
+                end_epoch=WallTime(time.time()),
             )
     finally:
         for p, g in zip(remote.parameters(), grads, strict=True):
@@ -262,18 +234,6 @@ def train_codec(
     if isinstance(codec, LearnedCodec):
         codec.update_tables()
     return history
-
-
-class _Cosine:
-    """Learning-rate factor: cosine decay from 1 to 0.05 over ``total_steps`` (picklable)."""
-
-    def __init__(self, total_steps: int) -> None:
-        self.total_steps = max(total_steps, 1)
-
-    def __call__(self, step: int) -> float:
-        return 0.05 + 0.95 * 0.5 * (
-            1 + math.cos(math.pi * min(step, self.total_steps) / self.total_steps)
-        )
 
 
 @torch.no_grad()

@@ -36,6 +36,8 @@ from torch.utils.data import Dataset
 from torchvision.datasets import DatasetFolder
 from torchvision.datasets.folder import find_classes
 
+from spikesat.data.cache import cache_dir
+
 EUROSAT_CLASSES = (
     "AnnualCrop",
     "Forest",
@@ -167,8 +169,6 @@ class EuroSAT(Dataset):
 
     def _raw_pixels(self, cache: bool) -> np.ndarray:
         key = hashlib.sha1("\n".join(str(p) for p, _ in self.samples).encode()).hexdigest()[:16]
-        from spikesat.models.checkpoint import cache_dir  # the one cache location
-
         path = cache_dir() / "data" / f"eurosat_{self.modality}_{key}.npy"
         if cache and path.is_file():
             return np.load(path)

@@ -5,13 +5,9 @@
 >>> sm = models.split(lam, at="blocks.2")
 """
 
+from spikesat.data.cache import cache_dir
 from spikesat.models import convnext, resnet, vit  # noqa: F401  (register the families)
-from spikesat.models.checkpoint import (
-    cache_dir,
-    load_checkpoint,
-    load_weights,
-    save_checkpoint,
-)
+from spikesat.models.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from spikesat.models.head import task_head
 from spikesat.models.lam import LAM
 from spikesat.models.macs import count_macs

@@ -3,7 +3,9 @@
 A checkpoint is a ``torch.save`` dict with ``model`` (the registry name), ``config`` (the
 keyword arguments of :func:`spikesat.models.create`), ``state_dict`` and free ``meta``
 (accuracy, epochs, data). Checkpoints live under ``SPIKESAT_CACHE`` (default
-``~/.cache/spikesat``), never in the repository.
+``~/.cache/spikesat``, :func:`spikesat.data.cache.cache_dir`), never in the repository.
+:func:`save_atomic` is the one atomic checkpoint writer of spikesat (models, codecs and
+training state).
 """
 
 from __future__ import annotations
@@ -19,17 +21,39 @@ from spikesat.models.lam import LAM
 FORMAT_VERSION = 1
 
 
-def cache_dir() -> Path:
-    """The cache folder: ``$SPIKESAT_CACHE`` or ``~/.cache/spikesat`` (created if needed)."""
-    root = Path(os.environ.get("SPIKESAT_CACHE", Path.home() / ".cache" / "spikesat")).expanduser()
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+def save_atomic(payload: Any, path: str | Path) -> Path:
+    """``torch.save`` ``payload`` to ``path`` so that ``path`` is never left half-written.
+
+    The bytes go to a temporary file in the same folder (named after ``path`` and the process
+    id), which then replaces ``path`` in one ``os.replace``. If writing fails, the temporary
+    file is removed and an earlier ``path`` is left as it was. Parent folders are created.
+
+    Parameters
+    ----------
+    payload : Any
+        What ``torch.save`` accepts (a dict of tensors, numbers and strings).
+    path : str or Path
+        The checkpoint file.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def save_checkpoint(model: LAM, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
-    """Write ``model``'s weights and recipe to ``path`` (parent folders are created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``model``'s weights and recipe to ``path`` atomically (parent folders are created)."""
     payload = {
         "format_version": FORMAT_VERSION,
         "model": model.name,
@@ -37,10 +61,7 @@ def save_checkpoint(model: LAM, path: str | Path, meta: dict[str, Any] | None = 
         "state_dict": model.state_dict(),
         "meta": dict(meta or {}),
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return save_atomic(payload, path)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

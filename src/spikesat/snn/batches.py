@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -98,13 +97,3 @@ def calibration_tensors(data: Any) -> list[torch.Tensor]:
                 "meaningless. Clean the batch (e.g. drop non-finite rows) first"
             )
     return batches
-
-
-def minibatches(
-    inputs: torch.Tensor, labels: torch.Tensor, batch_size: int, generator: torch.Generator
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Shuffled ``(inputs, labels)`` minibatches drawn with ``generator``."""
-    order = torch.randperm(len(inputs), generator=generator)
-    for start in range(0, len(inputs), batch_size):
-        idx = order[start : start + batch_size]
-        yield inputs[idx], labels[idx]

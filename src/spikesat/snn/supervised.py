@@ -1,4 +1,4 @@
-"""The supervised minibatch loop shared by QCFS training and surrogate fine-tuning."""
+"""The supervised cross-entropy training shared by QCFS training and surrogate fine-tuning."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spikesat.snn.batches import minibatches
+from spikesat.train.core import StepOutput, optimiser_step, run_epochs
 
 
 def check_epochs_and_batch_size(epochs: object, batch_size: object) -> None:
@@ -52,20 +52,22 @@ def train_cross_entropy(
         Mean training loss of every epoch.
     """
     device = next(model.parameters()).device
-    generator = torch.Generator().manual_seed(seed)
-    history = []
-    model.train()
-    for _ in range(epochs):
-        total = 0.0
-        for x, y in minibatches(inputs, labels, batch_size, generator):
-            x, y = x.to(device), y.to(device)
-            loss = F.cross_entropy(model(x), y)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(x)
-        if schedule is not None:
-            schedule.step()
-        history.append(total / len(inputs))
+
+    def step(idx: torch.Tensor) -> StepOutput:
+        x, y = inputs[idx].to(device), labels[idx].to(device)
+        loss = F.cross_entropy(model(x), y)
+        optimiser_step(loss, optimiser)
+        value = loss.item()
+        return StepOutput({"loss": value}, {"loss": value * len(idx)})
+
+    history = run_epochs(
+        model,
+        step,
+        num_examples=len(inputs),
+        batch_size=batch_size,
+        num_epochs=epochs,
+        generator=torch.Generator().manual_seed(seed),
+        end_epoch=None if schedule is None else lambda epoch, record: schedule.step(),
+    )
     model.eval()
-    return history
+    return [record["loss"] for record in history]

@@ -3,7 +3,6 @@ checkpoints with exact resume, a rich progress bar and a JSON-ready history."""
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +14,11 @@ from torch import nn
 
 from spikesat._progress import progress_bar
 from spikesat.train.augment import augment_batch
+from spikesat.train.checkpoint import load_training_state, save_training_state
+from spikesat.train.core import StepOutput, optimiser_step, run_epochs, steps_per_epoch
+from spikesat.train.device import check_device, resolve_device
+from spikesat.train.optim import adamw_warmup_cosine
+from spikesat.train.progress import BarProgress
 
 
 @dataclass
@@ -40,7 +44,7 @@ class TrainConfig:
     seed : int
         Seed of the shuffling and the augmentation.
     device : str
-        ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
+        ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     """
 
     epochs: int = 10
@@ -60,8 +64,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        check_device(self.device)
 
 
 @dataclass
@@ -76,15 +79,6 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return asdict(self)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; otherwise the named device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but no CUDA GPU is available; use 'auto'")
-    return torch.device(device)
 
 
 def as_tensors(data: Any, images_only: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,108 +185,66 @@ def fit(
     images, labels = as_tensors(train_data)
     device = resolve_device(cfg.device)
     model.to(device)
-    params = list(parameters) if parameters is not None else list(model.parameters())
-    optimiser = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(images) / cfg.batch_size)
-    total_steps = cfg.epochs * steps_per_epoch
-    warmup_steps = int(cfg.warmup_epochs * steps_per_epoch)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, _WarmupCosine(warmup_steps, total_steps)
+    per_epoch = steps_per_epoch(len(images), cfg.batch_size)
+    optimiser, schedule = adamw_warmup_cosine(
+        list(parameters) if parameters is not None else list(model.parameters()),
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        warmup_epochs=cfg.warmup_epochs,
+        num_epochs=cfg.epochs,
+        steps_per_epoch=per_epoch,
     )
     gen = torch.Generator().manual_seed(cfg.seed)
     result = TrainResult(device=str(device))
     start_epoch = 0
     if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
-        state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if torch.cuda.is_available() and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        result.history = state["history"]
-        start_epoch = state["epoch"]
+        result.history, start_epoch = load_training_state(
+            checkpoint_path, model=model, optimiser=optimiser, schedule=schedule, generator=gen
+        )
+
+    def step(idx: torch.Tensor) -> StepOutput:
+        x = augment_batch(images[idx], gen) if cfg.augment else images[idx]
+        x, y = x.to(device), labels[idx].to(device)
+        logits = model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+        optimiser_step(loss, optimiser, schedule)
+        value, correct = loss.item(), (logits.argmax(1) == y).sum().item()
+        return StepOutput(
+            {"loss": value}, {"train_loss": value * len(idx), "train_accuracy": correct}
+        )
+
+    def end_epoch(epoch: int, record: dict[str, float]) -> None:
+        record["lr"] = schedule.get_last_lr()[0]
+        if val_data is not None:
+            val = evaluate(model, val_data, device=str(device))
+            record.update(val_accuracy=val["accuracy"], val_loss=val["loss"])
+        if checkpoint_path is not None:
+            save_training_state(
+                checkpoint_path,
+                model=model,
+                optimiser=optimiser,
+                schedule=schedule,
+                generator=gen,
+                history=[*result.history, record],
+                epoch=epoch + 1,
+            )
+
     began = time.time()
     with progress_bar(progress, transient=False) as bar:
-        task = bar.add_task("training", total=total_steps, completed=start_epoch * steps_per_epoch)
-        last_epoch = (
-            cfg.epochs
-            if stop_after_epochs is None
-            else min(cfg.epochs, start_epoch + stop_after_epochs)
+        run_epochs(
+            model,
+            step,
+            num_examples=len(images),
+            batch_size=cfg.batch_size,
+            num_epochs=cfg.epochs,
+            generator=gen,
+            first_epoch=start_epoch,
+            stop_epoch=None if stop_after_epochs is None else start_epoch + stop_after_epochs,
+            progress=BarProgress(bar, "training", cfg.epochs, per_epoch, start_epoch * per_epoch),
+            end_epoch=end_epoch,
+            history=result.history,
         )
-        for epoch in range(start_epoch, last_epoch):
-            model.train()
-            order = torch.randperm(len(images), generator=gen)
-            loss_sum, correct = 0.0, 0
-            for start in range(0, len(images), cfg.batch_size):
-                idx = order[start : start + cfg.batch_size]
-                x = images[idx]
-                if cfg.augment:
-                    x = augment_batch(x, gen)
-                x, y = x.to(device), labels[idx].to(device)
-                logits = model(x)
-                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-                schedule.step()
-                loss_sum += loss.item() * len(idx)
-                correct += (logits.argmax(1) == y).sum().item()
-                bar.update(
-                    task,
-                    advance=1,
-                    description=f"epoch {epoch + 1}/{cfg.epochs} loss {loss.item():.3f}",
-                )
-            record = {
-                "epoch": epoch + 1,
-                "train_loss": loss_sum / len(images),
-                "train_accuracy": correct / len(images),
-                "lr": schedule.get_last_lr()[0],
-            }
-            if val_data is not None:
-                val = evaluate(model, val_data, device=str(device))
-                record.update(val_accuracy=val["accuracy"], val_loss=val["loss"])
-            result.history.append(record)
-            if checkpoint_path is not None:
-                _save_state(
-                    checkpoint_path, model, optimiser, schedule, gen, result.history, epoch + 1
-                )
     result.wall_time_s = time.time() - began
     if result.history and "val_accuracy" in result.history[-1]:
         result.val_accuracy = result.history[-1]["val_accuracy"]
     return result
-
-
-class _WarmupCosine:
-    """Learning-rate factor: linear warm-up then cosine decay to zero (picklable)."""
-
-    def __init__(self, warmup_steps: int, total_steps: int) -> None:
-        self.warmup_steps = warmup_steps
-        self.total_steps = max(total_steps, 1)
-
-    def __call__(self, step: int) -> float:
-        if step < self.warmup_steps:
-            return (step + 1) / self.warmup_steps
-        progress = (step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1)
-        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def _save_state(path, model, optimiser, schedule, gen, history, epoch) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "optimiser": optimiser.state_dict(),
-            "schedule": schedule.state_dict(),
-            "generator": gen.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "history": history,
-            "epoch": epoch,
-        },
-        tmp,
-    )
-    tmp.replace(path)

@@ -19,7 +19,12 @@ from spikesat._progress import progress_bar
 from spikesat.models.lam import LAM
 from spikesat.models.vit import ViTEmbed
 from spikesat.train.augment import augment_batch
-from spikesat.train.loop import _WarmupCosine, as_tensors, resolve_device
+from spikesat.train.core import StepOutput, WallTime, optimiser_step, run_epochs, steps_per_epoch
+from spikesat.train.device import resolve_device
+from spikesat.train.loop import as_tensors
+from spikesat.train.optim import adamw_warmup_cosine
+from spikesat.train.progress import BarProgress
+from spikesat.train.rng import seeded_global_rng
 
 
 class MaskedAutoencoder(nn.Module):
@@ -133,53 +138,46 @@ def pretrain_mae(
 ) -> list[dict[str, float]]:
     """Pretrain ``lam``'s ViT encoder with MAE on unlabelled ``images`` ``[N, C, H, W]``.
 
-    Labels are never read. Returns the per-epoch history (``epoch``, ``loss``, ``wall_time_s``).
+    Labels are never read. The decoder's initial weights, the drop-path draws, the shuffling,
+    the augmentation and the masks all follow ``config.seed``; torch's global generators are
+    left as they were. Returns the per-epoch history (``epoch``, ``loss``, ``wall_time_s``).
     """
     cfg = config or PretrainConfig()
     images, _ = as_tensors((images, torch.zeros(len(images), dtype=torch.long)))
     device = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    mae = MaskedAutoencoder(lam, mask_ratio=cfg.mask_ratio).to(device)
-    optimiser = torch.optim.AdamW(
-        mae.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95)
-    )
-    steps_per_epoch = -(-len(images) // cfg.batch_size)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser,
-        _WarmupCosine(int(cfg.warmup_epochs * steps_per_epoch), cfg.epochs * steps_per_epoch),
-    )
-    gen = torch.Generator().manual_seed(cfg.seed)
-    mask_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
-    history: list[dict[str, float]] = []
-    began = time.time()
-    mae.train()
-    with progress_bar(progress, transient=False) as bar:
-        task = bar.add_task("MAE pretraining", total=cfg.epochs * steps_per_epoch)
-        for epoch in range(cfg.epochs):
-            order = torch.randperm(len(images), generator=gen)
-            total = 0.0
-            for start in range(0, len(images), cfg.batch_size):
-                idx = order[start : start + cfg.batch_size]
-                x = augment_batch(images[idx], gen).to(device)
-                loss = mae(x, generator=mask_gen)
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-                schedule.step()
-                total += loss.item() * len(idx)
-                bar.update(
-                    task,
-                    advance=1,
-                    description=f"MAE epoch {epoch + 1}/{cfg.epochs} loss {loss.item():.3f}",
-                )
-            history.append(
-                {
-                    "epoch": epoch + 1,
-                    "loss": total / len(images),
-                    "wall_time_s": time.time() - began,
-                }
+    per_epoch = steps_per_epoch(len(images), cfg.batch_size)
+    with seeded_global_rng(cfg.seed, device):
+        mae = MaskedAutoencoder(lam, mask_ratio=cfg.mask_ratio).to(device)
+        optimiser, schedule = adamw_warmup_cosine(
+            mae.parameters(),
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            warmup_epochs=cfg.warmup_epochs,
+            num_epochs=cfg.epochs,
+            steps_per_epoch=per_epoch,
+            betas=(0.9, 0.95),
+        )
+        gen = torch.Generator().manual_seed(cfg.seed)
+        mask_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+
+        def step(idx: torch.Tensor) -> StepOutput:
+            loss = mae(augment_batch(images[idx], gen).to(device), generator=mask_gen)
+            optimiser_step(loss, optimiser, schedule)
+            value = loss.item()
+            return StepOutput({"loss": value}, {"loss": value * len(idx)})
+
+        began = time.time()
+        with progress_bar(progress, transient=False) as bar:
+            return run_epochs(
+                mae,
+                step,
+                num_examples=len(images),
+                batch_size=cfg.batch_size,
+                num_epochs=cfg.epochs,
+                generator=gen,
+                progress=BarProgress(bar, "MAE pretraining", cfg.epochs, per_epoch),
+                end_epoch=WallTime(began),
             )
-    return history
 
 
 def head_parameters(lam: LAM) -> list[nn.Parameter]:
