@@ -44,32 +44,29 @@ ModelOption = Annotated[str, typer.Option(help="LAM name (spikesat.models).")]
 
 
 def load_data(
-    dataset: str, split: str, num_samples: int, seed: int, data_dir: Path | None
+    dataset: str,
+    split: str,
+    num_samples: int,
+    seed: int,
+    data_dir: Path | None,
+    modality: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, tuple[float, ...], tuple[float, ...]]:
-    """Images ``[N, 3, 64, 64]``, labels ``[N]`` and the normalisation (mean, std) of the pixels.
+    """Images ``[N, C, H, W]``, labels ``[N]`` and the normalisation (mean, std) of the pixels.
 
-    ``num_samples`` examples are drawn at random (seeded) from the split. Synthetic scenes are
-    rendered in [0, 1] and normalised with ``PIXEL_MEAN`` / ``PIXEL_STD``, which undo exactly.
+    ``dataset`` is a registered data source (:func:`spikesat.data.list_sources`); at most
+    ``num_samples`` examples of ``split`` are drawn at random (seeded). ``raw = image * std +
+    mean`` undoes the normalisation (the image codecs encode ``raw``).
     """
-    if dataset == "synthetic":
-        from spikesat.data import synthetic_scenes
-        from spikesat.data.synthetic import PIXEL_MEAN, PIXEL_STD
+    from spikesat.data import load_source
 
-        offset = {"train": 0, "val": 1, "test": 2}[split]
-        images, labels = synthetic_scenes(
-            num_samples, image_size=64, seed=seed * 3 + offset
-        ).tensors()
-        return images, labels, (PIXEL_MEAN,) * 3, (PIXEL_STD,) * 3
-    if dataset == "eurosat":
-        from spikesat.data import eurosat
-        from spikesat.data.eurosat import RGB_MEAN, RGB_STD
-
-        root = None if data_dir is None else data_dir / "eurosat_rgb"
-        images, labels = eurosat(root, split=split, seed=0).tensors()
-        pick = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-        pick = pick[: min(num_samples, len(labels))]
-        return images[pick], labels[pick], tuple(RGB_MEAN), tuple(RGB_STD)
-    raise typer.BadParameter(f"dataset must be 'synthetic' or 'eurosat', got {dataset!r}")
+    try:
+        splits = load_source(
+            dataset, data_dir, modality, num_train=num_samples, num_test=num_samples, seed=seed
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise typer.BadParameter(str(error)) from error
+    images, labels = getattr(splits, split)
+    return images, labels, splits.pixel_mean, splits.pixel_std
 
 
 def model_key(lam: torch.nn.Module, model: str, at: str, dataset: str) -> str:

@@ -1,5 +1,5 @@
-"""Data: EuroSAT RGB/MS readers, any image folder, built-in synthetic scenes and per-satellite
-partitions."""
+"""Data: EuroSAT RGB/MS readers, any image folder, built-in synthetic scenes, the data-source
+registry and per-satellite partitions."""
 
 from spikesat.data.eurosat import (
     EUROSAT_CLASSES,
@@ -13,6 +13,7 @@ from spikesat.data.eurosat import (
 from spikesat.data.folder import image_folder
 from spikesat.data.image_split import ImageSplit
 from spikesat.data.partition import label_histogram, partition
+from spikesat.data.sources import Splits, list_sources, load_source, register_source
 from spikesat.data.synthetic import SYNTHETIC_CLASSES, SyntheticScenes, synthetic_scenes
 
 __all__ = [
@@ -22,12 +23,16 @@ __all__ = [
     "EuroSAT",
     "EuroSATPairs",
     "ImageSplit",
+    "Splits",
     "SyntheticScenes",
     "band_statistics",
     "eurosat",
     "eurosat_pairs",
     "image_folder",
     "label_histogram",
+    "list_sources",
+    "load_source",
     "partition",
+    "register_source",
     "synthetic_scenes",
 ]

@@ -16,15 +16,18 @@ from rich.table import Table
 from torch import nn
 
 from spikesat._progress import progress_bar
+from spikesat.data import list_sources
 from spikesat.energy import list_hardware
-from spikesat.snn.features import DATASETS, lam_features
+from spikesat.snn.features import lam_features
 from spikesat.snn.heads import head_energy, spiking_head, task_head_of
 from spikesat.snn.qcfs import QCFS, replace_relu_with_qcfs, train_qcfs
 from spikesat.snn.sweep import accuracy, sweep_num_steps
 
 
 def command(
-    dataset: Annotated[str, typer.Option(help=f"One of {DATASETS}.")] = "synthetic",
+    dataset: Annotated[
+        str, typer.Option(help=f"Data source: {', '.join(list_sources())}.")
+    ] = "synthetic",
     model: Annotated[str, typer.Option(help="LAM whose task head is converted.")] = "vit-micro-p8",
     num_samples: Annotated[
         int, typer.Option(help="Synthetic scenes, or cap per EuroSAT split.")

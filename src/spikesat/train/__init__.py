@@ -3,10 +3,9 @@
 from spikesat.train.augment import augment_batch
 from spikesat.train.loop import TrainConfig, TrainResult, evaluate, fit, resolve_device
 from spikesat.train.mae import MaskedAutoencoder, PretrainConfig, head_parameters, pretrain_mae
-from spikesat.train.sources import SOURCES, Splits, load_splits
+from spikesat.train.sources import Splits, list_sources, load_splits
 
 __all__ = [
-    "SOURCES",
     "MaskedAutoencoder",
     "PretrainConfig",
     "Splits",
@@ -16,6 +15,7 @@ __all__ = [
     "evaluate",
     "fit",
     "head_parameters",
+    "list_sources",
     "load_splits",
     "pretrain_mae",
     "resolve_device",
