@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import spikesat.models as models
 from _report import RESULTS_DIR, write_results
 from spikesat.channels import LinkState, modcod_table
+from spikesat.cli.codec import plot_rate_accuracy
 from spikesat.codecs import (
     CodecTrainConfig,
     create,
@@ -39,7 +40,6 @@ from spikesat.codecs import (
     train_lambda_sweep,
     transmit,
 )
-from spikesat.codecs.command import plot_rate_accuracy
 from spikesat.data import eurosat
 from spikesat.data.eurosat import RGB_MEAN, RGB_STD
 

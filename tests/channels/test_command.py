@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 pytest.importorskip("spikesat.orbits", reason="the link command needs the orbits engine")
 
-from spikesat.channels.command import command, demo_stage
+from spikesat.cli.link import command, demo_stage
 
 
 def _app() -> typer.Typer:

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spikesat.cli import app
-from spikesat.demo import run_demo
+from spikesat.cli.demo import run_demo
 
 runner = CliRunner()
 

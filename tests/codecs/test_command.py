@@ -9,9 +9,9 @@ import torch
 import typer
 from typer.testing import CliRunner
 
+from spikesat.cli.codec import app, command
+from spikesat.cli.demo.codec_stage import demo_stage
 from spikesat.codecs import create
-from spikesat.codecs.command import app, command
-from spikesat.codecs.demo import demo_stage
 
 
 @pytest.fixture(autouse=True)

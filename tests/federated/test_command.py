@@ -7,7 +7,7 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from spikesat.federated.command import command, demo_stage
+from spikesat.cli.federate import command, demo_stage
 
 SMALL = [
     "--rounds",

@@ -8,8 +8,8 @@ import numpy as np
 import typer
 from typer.testing import CliRunner
 
+from spikesat.cli.orbits import command, demo_stage
 from spikesat.orbits import ContactPlan
-from spikesat.orbits.command import command, demo_stage
 
 
 def _app() -> typer.Typer:

@@ -7,7 +7,7 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from spikesat.snn.command import command
+from spikesat.cli.snn import command
 
 
 def test_snn_command_writes_json_and_png(tmp_path, monkeypatch):

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import spikesat.models as models
+from spikesat.cli.snn import demo_stage
 from spikesat.energy import count_ops, energy_joules
 from spikesat.snn import accuracy, head_energy, int8_head, spiking_head
-from spikesat.snn.command import demo_stage
 
 
 def test_int8_head_matches_the_fp32_head(task):

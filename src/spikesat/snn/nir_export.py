@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import nir
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -28,8 +29,22 @@ from torch import nn
 from spikesat.snn.network import SpikingNetwork, check_num_steps
 from spikesat.snn.neurons import IFNeuron
 
+if TYPE_CHECKING:
+    import nir
+
 DT_S = 1e-4
 """Time step [s] assumed when a leaky neuron's decay is written as NIR time constants."""
+
+
+def _import_nir() -> ModuleType:
+    """The ``nir`` package (the optional ``[nir]`` extra), or an ImportError naming the fix."""
+    try:
+        import nir
+    except ImportError as error:
+        raise ImportError(
+            "NIR export needs the 'nir' package: pip install \"spikesat[nir]\""
+        ) from error
+    return nir
 
 
 def export_nir(
@@ -50,6 +65,7 @@ def export_nir(
     -------
     nir.NIRGraph
     """
+    nir = _import_nir()
     if not isinstance(model, SpikingNetwork):
         raise TypeError(
             f"export_nir takes a SpikingNetwork from spikesat.snn.convert, got "
@@ -110,6 +126,7 @@ class _ShapeHook:
 
 
 def _node(name: str, module: nn.Module, in_shape: tuple[int, ...]) -> nir.NIRNode:
+    nir = _import_nir()
     if isinstance(module, nn.Linear):
         bias = module.bias if module.bias is not None else torch.zeros(module.out_features)
         return nir.Affine(weight=_np(module.weight), bias=_np(bias))
@@ -204,6 +221,7 @@ def run_nir(graph: nir.NIRGraph | str | Path, x: torch.Tensor, num_steps: int | 
     torch.Tensor
         The output averaged over the steps ``[B, ...]``.
     """
+    nir = _import_nir()
     if not isinstance(graph, nir.NIRGraph):
         graph = nir.read(str(graph))
     steps = check_num_steps(int(num_steps or graph.metadata["num_steps"]))
@@ -230,6 +248,7 @@ def _chain(graph: nir.NIRGraph) -> list[str]:
 
 
 def _apply(name: str, node: nir.NIRNode, h: torch.Tensor, membranes: dict) -> torch.Tensor:
+    nir = _import_nir()
     t = torch.as_tensor
     if isinstance(node, nir.Output):
         return h

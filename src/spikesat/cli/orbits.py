@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from spikesat._progress import progress_bar
+from spikesat.cli.orbit_plots import PLOT_KINDS, plot_contact_gantt, plot_ground_tracks
 from spikesat.orbits.constellation import Constellation
 from spikesat.orbits.contact_plan import ContactPlan, contact_plan
-from spikesat.orbits.plots import PLOT_KINDS, plot_contact_gantt, plot_ground_tracks
 from spikesat.orbits.presets import preset as build_preset
 from spikesat.orbits.stations import ground_stations
 from spikesat.orbits.timegrid import time_grid
@@ -43,10 +43,10 @@ def command(
         str | None,
         typer.Option("--start", help="ISO-8601 UTC start; default: newest TLE or Walker epoch."),
     ] = None,
-    duration_s: Annotated[float, typer.Option("--duration-s", help="Plan length [s].")] = 86400.0,
-    step_s: Annotated[float, typer.Option("--step-s", help="Time step [s].")] = 10.0,
+    duration_s: Annotated[float, typer.Option("--duration-s", help="Plan length (s).")] = 86400.0,
+    step_s: Annotated[float, typer.Option("--step-s", help="Time step (s).")] = 10.0,
     min_elevation_deg: Annotated[
-        float, typer.Option("--min-elevation-deg", help="Elevation mask [deg].")
+        float, typer.Option("--min-elevation-deg", help="Elevation mask (deg).")
     ] = 10.0,
     isl: Annotated[
         bool, typer.Option("--isl/--no-isl", help="Plus-grid ISLs (Walker shells only).")

@@ -36,10 +36,10 @@ def command(
     start: Annotated[
         str | None, typer.Option("--start", help="ISO-8601 UTC start; default: the epoch.")
     ] = None,
-    duration_s: Annotated[float, typer.Option("--duration-s", help="Trace length [s].")] = 86400.0,
-    step_s: Annotated[float, typer.Option("--step-s", help="Time step [s].")] = 60.0,
+    duration_s: Annotated[float, typer.Option("--duration-s", help="Trace length (s).")] = 86400.0,
+    step_s: Annotated[float, typer.Option("--step-s", help="Time step (s).")] = 60.0,
     min_elevation_deg: Annotated[
-        float, typer.Option("--min-elevation-deg", help="Elevation mask [deg].")
+        float, typer.Option("--min-elevation-deg", help="Elevation mask (deg).")
     ] = 10.0,
     fading: Annotated[str, typer.Option("--fading", help="Fading model name, or 'none'.")] = "none",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fading draws.")] = 0,

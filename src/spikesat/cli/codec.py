@@ -2,7 +2,7 @@
 
 Register either the sub-app (evaluation without a sub-command, plus ``train``)::
 
-    app.add_typer(spikesat.codecs.command.app, name="codec")
+    app.add_typer(spikesat.cli.codec.app, name="codec")
 
 or only the evaluation as a plain command: ``app.command("codec")(command)``.
 
@@ -207,7 +207,7 @@ def train(
     at: Annotated[str, typer.Option(help="Split point (stage name).")] = "blocks.2",
     codec: Annotated[str, typer.Option(help="'factorized' or 'hyperprior'.")] = "factorized",
     lambdas: Annotated[
-        str, typer.Option(help="Rate weights of the sweep [per bit].")
+        str, typer.Option(help="Rate weights of the sweep (per bit).")
     ] = "0.0001,0.0003,0.001,0.004",
     epochs: Annotated[int, typer.Option(help="Epochs per lambda.")] = 5,
     num_samples: Annotated[int, typer.Option(help="Training examples.")] = 2048,

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from spikesat.channels import LinkBudget, LinkState
-from spikesat.demo.lam import in_batches
+from spikesat.cli.demo.lam import in_batches
 from spikesat.energy import EnergyLedger, count_ops
 from spikesat.units import db_to_lin
 
@@ -33,7 +33,7 @@ def orbit_stage(seed: int) -> tuple[dict[str, str], dict[str, Any], Any]:
     (row, figures, plan)
         The table row, the orbit figures and the :class:`~spikesat.orbits.ContactPlan`.
     """
-    from spikesat.orbits.command import demo_stage
+    from spikesat.cli.orbits import demo_stage
 
     figures = demo_stage(seed=seed)
     plan = figures.pop("plan")
@@ -59,7 +59,7 @@ def link_stage(
     -------
     (row, figures, link_state)
     """
-    from spikesat.channels.command import demo_stage
+    from spikesat.cli.link import demo_stage
 
     figures = demo_stage(
         plan=plan,
@@ -94,7 +94,7 @@ def codec_stage(
     seed: int,
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Features through the trained codec and the link, next to JPEG q50 on the raw image."""
-    from spikesat.codecs.demo import demo_stage
+    from spikesat.cli.demo.codec_stage import demo_stage
 
     figures = demo_stage(
         split, features, labels, state, images, codec=codec, mean=mean, std=std, seed=seed
@@ -120,7 +120,7 @@ def snn_stage(
     gets more head training than the LAM's own head: the SNN's fair reference is that QCFS ANN.
     Every head is measured on the test images.
     """
-    from spikesat.snn.command import demo_stage
+    from spikesat.cli.snn import demo_stage
 
     calibration = (
         in_batches(lam.forward_features, train[0][:SNN_CALIBRATION_IMAGES]),
@@ -193,7 +193,7 @@ def energy_stage(
 
 def federated_stage(seed: int) -> tuple[dict[str, str], dict[str, Any]]:
     """A few rounds of federated fine-tuning (FedISL) over the built-in 5 x 10 shell."""
-    from spikesat.federated.command import demo_stage
+    from spikesat.cli.federate import demo_stage
 
     figures = demo_stage(seed=seed)
     hours = figures["sim_hours"]

@@ -9,10 +9,10 @@ from typing import Any
 import torch
 
 from spikesat._progress import progress_bar
+from spikesat.cli.demo.lam import in_batches
 from spikesat.codecs import create
 from spikesat.codecs.checkpoints import codec_cache_dir, load_codec, save_codec
 from spikesat.codecs.training import CodecTrainConfig, train_codec
-from spikesat.demo.lam import in_batches
 
 DEMO_CODEC = "factorized"
 DEMO_LAMBDA = 5e-4

@@ -5,7 +5,7 @@ link -> codec -> spiking head -> energy. Each capability adds its own stage here
 always shows the whole path.
 """
 
-from spikesat.demo.lam import DEMO_MODEL, DEMO_SPLIT_AT, demo_lam
-from spikesat.demo.run import run_demo
+from spikesat.cli.demo.lam import DEMO_MODEL, DEMO_SPLIT_AT, demo_lam
+from spikesat.cli.demo.run import run_demo
 
 __all__ = ["DEMO_MODEL", "DEMO_SPLIT_AT", "demo_lam", "run_demo"]

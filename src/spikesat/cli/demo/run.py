@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import spikesat.models as models
-from spikesat.demo.codec import demo_codec
-from spikesat.demo.lam import (
+from spikesat.cli.demo.codec import demo_codec
+from spikesat.cli.demo.lam import (
     DEMO_EPOCHS,
     DEMO_MODEL,
     DEMO_NUM_TRAIN,
@@ -16,7 +16,7 @@ from spikesat.demo.lam import (
     demo_lam,
     in_batches,
 )
-from spikesat.demo.stages import (
+from spikesat.cli.demo.stages import (
     codec_stage,
     energy_stage,
     federated_stage,

@@ -48,7 +48,7 @@ def command(
     ] = None,
     num_train: Annotated[int, typer.Option(help="Training examples over all satellites.")] = 1000,
     num_test: Annotated[int, typer.Option(help="Server test examples.")] = 200,
-    image_size: Annotated[int, typer.Option(help="Image side [pixels].")] = 32,
+    image_size: Annotated[int, typer.Option(help="Image side (pixels).")] = 32,
     scheme: Annotated[str, typer.Option(help=f"Partition: {', '.join(SCHEMES)}.")] = "dirichlet",
     alpha: Annotated[float, typer.Option(help="Dirichlet concentration (small: non-IID).")] = 0.5,
     model: Annotated[str, typer.Option(help="LAM name.")] = "vit-micro-p8",
@@ -61,8 +61,8 @@ def command(
     intra_plane_rounds: Annotated[
         int, typer.Option(help="fedisl: plane all-reduce rounds per ground round (hierarchical).")
     ] = 1,
-    horizon_h: Annotated[float, typer.Option(help="Length of the contact plan [h].")] = 72.0,
-    step_s: Annotated[float, typer.Option(help="Contact-plan time step [s].")] = 30.0,
+    horizon_h: Annotated[float, typer.Option(help="Length of the contact plan (h).")] = 72.0,
+    step_s: Annotated[float, typer.Option(help="Contact-plan time step (s).")] = 30.0,
     eclipse: Annotated[
         str | None, typer.Option(help="Compute constraint: 'sunlit' or 'battery'.")
     ] = None,

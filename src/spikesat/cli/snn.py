@@ -32,7 +32,7 @@ def command(
     num_samples: Annotated[
         int, typer.Option(help="Synthetic scenes, or cap per EuroSAT split.")
     ] = 1500,
-    image_size: Annotated[int, typer.Option(help="Synthetic scene size [pixels].")] = 64,
+    image_size: Annotated[int, typer.Option(help="Synthetic scene size (pixels).")] = 64,
     epochs: Annotated[int, typer.Option(help="LAM training epochs (cached).")] = 3,
     steps: Annotated[str, typer.Option(help="Comma-separated num_steps.")] = "1,2,4,8,16,32",
     methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "qcfs,max,percentile",
