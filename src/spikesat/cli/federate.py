@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from spikesat.cli._data import DataDirOption, InferredDataOption, data_source
 from spikesat.federated.backends import LocalConfig, create_backend
 from spikesat.federated.data import SCHEMES, federated_data
 from spikesat.federated.simulation import FederationResult, build_network, federate
@@ -42,10 +43,8 @@ def command(
         int | None, typer.Option(help="Use only the first N stations (default: all).")
     ] = None,
     rounds: Annotated[int, typer.Option(help="Federated rounds.")] = 5,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(help="EuroSAT RGB folder (holding 2750/); default: synthetic scenes."),
-    ] = None,
+    data: InferredDataOption = None,
+    data_dir: DataDirOption = None,
     num_train: Annotated[int, typer.Option(help="Training examples over all satellites.")] = 1000,
     num_test: Annotated[int, typer.Option(help="Server test examples.")] = 200,
     image_size: Annotated[int, typer.Option(help="Image side (pixels).")] = 32,
@@ -95,7 +94,7 @@ def command(
         network = build_network(constellation, stations, num_stations, horizon_h, step_s, seed=seed)
         data = federated_data(
             network.num_sats,
-            source="synthetic" if data_dir is None else "eurosat",
+            source=data_source(data, data_dir),
             data_dir=data_dir,
             num_train=num_train,
             num_test=num_test,
@@ -106,7 +105,7 @@ def command(
             seed=seed,
         )
         local = LocalConfig(epochs=local_epochs, batch_size=batch_size, lr=lr, device="auto")
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error)) from error
     console = Console()
     results: dict[str, FederationResult] = {}

@@ -93,18 +93,34 @@ def codec_stage(
     std: tuple[float, ...],
     seed: int,
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    """Features through the trained codec and the link, next to JPEG q50 on the raw image."""
+    """Features through the trained codec and the link, next to JPEG q50 on the raw image.
+
+    JPEG holds grey or RGB images only: for other band counts the comparison is left out.
+    """
     from spikesat.cli.demo.codec_stage import demo_stage
 
+    jpeg_quality = 50 if images.shape[1] in (1, 3) else None
     figures = demo_stage(
-        split, features, labels, state, images, codec=codec, mean=mean, std=std, seed=seed
+        split,
+        features,
+        labels,
+        state,
+        images,
+        codec=codec,
+        jpeg_quality=jpeg_quality,
+        mean=mean,
+        std=std,
+        seed=seed,
     )
     result = (
         f"{figures['bytes_per_image']:.0f} B/image, accuracy "
         f"{100 * figures['accuracy']:.1f}% (float {100 * figures['uncompressed_accuracy']:.1f}%)"
-        f"; JPEG q50 {figures['jpeg_bytes_per_image']:.0f} B/image, "
-        f"{100 * figures['jpeg_accuracy']:.1f}%"
     )
+    if jpeg_quality is not None:
+        result += (
+            f"; JPEG q{jpeg_quality} {figures['jpeg_bytes_per_image']:.0f} B/image, "
+            f"{100 * figures['jpeg_accuracy']:.1f}%"
+        )
     return _row("codec", f"{figures['codec']} over the link, with ARQ", result), figures
 
 
