@@ -6,11 +6,15 @@ split, the QCFS copy of the LAM's head (the spiking head's source), and ``manife
 the accuracies they reach on the built-in test scenes, the training wall times and the
 hardware. ``tests/cli/test_demo_weights.py`` checks that the shipped files reproduce them.
 
-    python scripts/make_demo_weights.py          # about 5 minutes wall on 2 cores
+    python scripts/make_demo_weights.py [--threads N]   # about 5 minutes wall on 2 idle cores
+
+``--threads`` sets torch's CPU threads for the run (default: torch's own choice); on a busy
+machine 1 thread avoids oversubscription. Results do not depend on it beyond float rounding.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -23,6 +27,12 @@ import torch
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
     from spikesat.cli.demo.codec import demo_codec
     from spikesat.cli.demo.lam import DEMO_SPLIT_AT, demo_lam, in_batches
     from spikesat.cli.demo.spiking import calibration_features, demo_qcfs_head

@@ -112,14 +112,16 @@ def test_bad_options(args, message) -> None:
 def test_demo_stage_reports_bytes_and_accuracy_next_to_jpeg(stand_in_link, fixed_loss) -> None:
     import spikesat.models as models
     from spikesat.data import synthetic_scenes
+    from spikesat.data.synthetic import PIXEL_MEAN, PIXEL_STD
 
     torch.manual_seed(0)
     images, labels = synthetic_scenes(16, image_size=64, seed=0).tensors()
     split = models.split(models.create("vit-micro-p8").eval(), at="blocks.1")
     with torch.no_grad():
         features = split.onboard(images)
+    norm = {"mean": (PIXEL_MEAN,) * 3, "std": (PIXEL_STD,) * 3}
     row = demo_stage(
-        split, features, labels, stand_in_link(), images, packet_error_fn=fixed_loss(0.0)
+        split, features, labels, stand_in_link(), images, packet_error_fn=fixed_loss(0.0), **norm
     )
     assert row["codec"] == "int8" and row["num_erased"] == 0
     with torch.no_grad():
@@ -131,6 +133,13 @@ def test_demo_stage_reports_bytes_and_accuracy_next_to_jpeg(stand_in_link, fixed
     )
     assert row["jpeg_bytes_per_image"] > 0 and 0 <= row["jpeg_accuracy"] <= 1
     lossy = demo_stage(
-        split, features, labels, stand_in_link(), images, arq=False, packet_error_fn=fixed_loss(1.0)
+        split,
+        features,
+        labels,
+        stand_in_link(),
+        images,
+        arq=False,
+        packet_error_fn=fixed_loss(1.0),
+        **norm,
     )
     assert lossy["accuracy"] == 0.0 and lossy["num_erased"] == 16 and lossy["jpeg_num_erased"] == 16

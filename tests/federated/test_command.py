@@ -94,13 +94,19 @@ def test_federate_bad_names_list_the_choices() -> None:
 
 def test_demo_stage_fine_tunes_a_copy_of_the_model() -> None:
     import spikesat.models as models
+    from spikesat.data import synthetic_scenes
+    from spikesat.data.synthetic import PIXEL_STD
 
     lam = models.create("vit-micro-p8", img_size=32)
     before = {k: v.clone() for k, v in lam.state_dict().items()}
-    row = demo_stage(lam, rounds=1, num_train=300)
+    train = synthetic_scenes(300, image_size=32, seed=1).tensors()
+    test = synthetic_scenes(50, image_size=32, seed=2).tensors()
+    row = demo_stage(lam, train, test, (PIXEL_STD,) * 3, rounds=1, num_test=50)
     assert row["strategy"] == "fedisl" and row["rounds"] == 1
     assert 0.0 <= row["accuracy_before"] <= 1.0 and 0.0 <= row["accuracy"] <= 1.0
     assert all(torch.equal(before[k], v) for k, v in lam.state_dict().items())
+    with pytest.raises(ValueError, match="too few"):
+        demo_stage(lam, (train[0][:100], train[1][:100]), test, (PIXEL_STD,) * 3)
     assert row["sim_hours"] > 0 and row["bytes_isl"] > 0 and row["bytes_ground"] > 0
     assert row["energy_j"] > 0
 
@@ -110,9 +116,9 @@ def test_read_noise_has_the_stated_standard_deviation_in_pixel_units() -> None:
     from spikesat.data.synthetic import PIXEL_STD
 
     images = torch.zeros(64, 3, 32, 32)
-    noisy = add_read_noise(images, 0.15, torch.Generator().manual_seed(0))
+    noisy = add_read_noise(images, 0.15, (PIXEL_STD,) * 3, torch.Generator().manual_seed(0))
     # Normalised units are pixel units / PIXEL_STD; 196,608 draws put the sample std within 1%.
     assert float(noisy.std() * PIXEL_STD) == pytest.approx(0.15, rel=0.01)
     assert float(noisy.mean()) == pytest.approx(0.0, abs=0.01)
-    again = add_read_noise(images, 0.15, torch.Generator().manual_seed(0))
+    again = add_read_noise(images, 0.15, (PIXEL_STD,) * 3, torch.Generator().manual_seed(0))
     assert torch.equal(noisy, again)

@@ -103,7 +103,8 @@ def test_bad_inputs_get_clear_errors() -> None:
         models.split_points(lam, (3, 64))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="Did you mean 'vit-tiny-p8'"):
         models.create("vit-tiny")
-    with pytest.raises(ValueError, match="in_chans must be 3"):
-        models.create("resnet18", in_chans=4)
+    for bad in (0, -3, 2.5, "3", True):
+        with pytest.raises(ValueError, match="in_chans must be an integer >= 1"):
+            models.create("resnet18", in_chans=bad)
     with pytest.raises(TypeError):
         models.create("resnet18", depth=50)

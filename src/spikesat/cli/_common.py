@@ -17,10 +17,6 @@ warnings.filterwarnings("ignore", message=r".*torch\\.jit\\.script.*", category=
 
 console = Console()
 
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="EuroSAT root (the folder holding 2750/, or the MS folder)."),
-]
 JsonOption = Annotated[Path | None, typer.Option("--json", help="Write results as JSON here.")]
 
 

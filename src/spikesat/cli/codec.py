@@ -25,9 +25,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from spikesat._progress import progress_bar
+from spikesat.cli._data import DataDirOption, DataOption, load_data_splits
 from spikesat.codecs.checkpoints import codec_cache_dir, load_codec
 from spikesat.codecs.registry import create, list_codecs
 from spikesat.codecs.training import CodecTrainConfig, evaluate_codec, train_lambda_sweep
+from spikesat.data import Splits
 
 app = typer.Typer(help="Task-oriented codecs: evaluate (no sub-command) or `train` a sweep.")
 
@@ -36,40 +38,7 @@ FEATURE_BASELINES = ("float32", "float16", "int8")
 LEARNED_CODECS = ("factorized", "hyperprior")
 DEFAULT_CODECS = "float32,float16,int8,jpeg,webp,avif,factorized,hyperprior"
 
-DatasetOption = Annotated[str, typer.Option(help="'synthetic' scenes or 'eurosat' (RGB).")]
-DataDirOption = Annotated[
-    Path | None, typer.Option(help="Folder holding eurosat_rgb/ (default $SPIKESAT_DATA_DIR).")
-]
 ModelOption = Annotated[str, typer.Option(help="LAM name (spikesat.models).")]
-
-
-def load_data(
-    dataset: str, split: str, num_samples: int, seed: int, data_dir: Path | None
-) -> tuple[torch.Tensor, torch.Tensor, tuple[float, ...], tuple[float, ...]]:
-    """Images ``[N, 3, 64, 64]``, labels ``[N]`` and the normalisation (mean, std) of the pixels.
-
-    ``num_samples`` examples are drawn at random (seeded) from the split. Synthetic scenes are
-    rendered in [0, 1] and normalised with ``PIXEL_MEAN`` / ``PIXEL_STD``, which undo exactly.
-    """
-    if dataset == "synthetic":
-        from spikesat.data import synthetic_scenes
-        from spikesat.data.synthetic import PIXEL_MEAN, PIXEL_STD
-
-        offset = {"train": 0, "val": 1, "test": 2}[split]
-        images, labels = synthetic_scenes(
-            num_samples, image_size=64, seed=seed * 3 + offset
-        ).tensors()
-        return images, labels, (PIXEL_MEAN,) * 3, (PIXEL_STD,) * 3
-    if dataset == "eurosat":
-        from spikesat.data import eurosat
-        from spikesat.data.eurosat import RGB_MEAN, RGB_STD
-
-        root = None if data_dir is None else data_dir / "eurosat_rgb"
-        images, labels = eurosat(root, split=split, seed=0).tensors()
-        pick = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-        pick = pick[: min(num_samples, len(labels))]
-        return images[pick], labels[pick], tuple(RGB_MEAN), tuple(RGB_STD)
-    raise typer.BadParameter(f"dataset must be 'synthetic' or 'eurosat', got {dataset!r}")
 
 
 def model_key(lam: torch.nn.Module, model: str, at: str, dataset: str) -> str:
@@ -81,13 +50,18 @@ def model_key(lam: torch.nn.Module, model: str, at: str, dataset: str) -> str:
     return f"{model}-{at}-{dataset}-{digest.hexdigest()[:10]}"
 
 
-def _load_lam(model: str, checkpoint: Path | None, seed: int) -> torch.nn.Module:
-    """The LAM with ``checkpoint``'s weights, or a seeded random initialisation without one."""
+def _load_lam(model: str, checkpoint: Path | None, seed: int, splits: Splits) -> torch.nn.Module:
+    """The LAM for ``splits``' bands and classes, with ``checkpoint``'s weights or seeded ones."""
     import spikesat.models as models
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return models.create(model, checkpoint=checkpoint).eval()
+        return models.create(
+            model,
+            in_chans=splits.in_chans,
+            num_classes=len(splits.classes),
+            checkpoint=checkpoint,
+        ).eval()
 
 
 def _parse_list(text: str, kind: type, what: str) -> list[Any]:
@@ -107,7 +81,7 @@ def _features(onboard: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 def command(
     ctx: typer.Context,
-    dataset: DatasetOption = "synthetic",
+    dataset: DataOption = "synthetic",
     data_dir: DataDirOption = None,
     model: ModelOption = "vit-micro-p8",
     checkpoint: Annotated[
@@ -146,21 +120,29 @@ def command(
     console = Console()
     import spikesat.models as models
 
-    lam = _load_lam(model, checkpoint, seed)
+    # num_samples examples of the test split, drawn at random (seeded)
+    splits = load_data_splits(
+        dataset, data_dir, num_train=num_samples, num_test=num_samples, seed=seed
+    )
+    images, labels = splits.test
+    lam = _load_lam(model, checkpoint, seed, splits)
     split = models.split(lam, at=at)
-    images, labels, mean, std = load_data(dataset, "test", num_samples, seed, data_dir)
     features = _features(split.onboard, images)
     in_channels = features.shape[-1] if features.dim() == 3 else features.shape[1]
-    key = model_key(lam, model, at, dataset)
+    key = model_key(lam, model, at, splits.name)
     rows: list[dict[str, Any]] = []
     with torch.no_grad():
         base_acc = float((split.remote(features).argmax(1) == labels).float().mean())
     rows.append({"codec": "uncompressed", "setting": "-", "accuracy": base_acc})
     jobs: list[tuple[str, str, Any, bool]] = []
     for name in names:
-        if name in IMAGE_CODECS:
+        if name in IMAGE_CODECS and splits.in_chans not in (1, 3):
+            rows.append({"codec": name, "setting": f"n/a: {splits.in_chans} bands (needs 1 or 3)"})
+        elif name in IMAGE_CODECS:
+            norm = {"mean": splits.pixel_mean, "std": splits.pixel_std}
             for q in quality_list:
-                jobs.append((name, f"q={q}", create(name, 3, quality=q, mean=mean, std=std), True))
+                codec = create(name, splits.in_chans, quality=q, **norm)
+                jobs.append((name, f"q={q}", codec, True))
         elif name in LEARNED_CODECS:
             found = sorted(codec_cache_dir().glob(f"{key}-{name}-lambda*.pt"))
             if not found:
@@ -201,7 +183,7 @@ app.callback(invoke_without_command=True)(command)
 
 @app.command("train")
 def train(
-    dataset: DatasetOption = "synthetic",
+    dataset: DataOption = "synthetic",
     data_dir: DataDirOption = None,
     model: ModelOption = "vit-micro-p8",
     checkpoint: Annotated[
@@ -230,16 +212,16 @@ def train(
         raise typer.BadParameter(f"lambdas must be >= 0, got {lambda_list}")
     import spikesat.models as models
 
-    lam = _load_lam(model, checkpoint, seed)
-    split = models.split(lam, at=at)
-    images, labels, _, _ = load_data(dataset, "train", num_samples, seed, data_dir)
-    val_images, val_labels, _, _ = load_data(
-        dataset, "val", max(num_samples // 4, 64), seed, data_dir
+    splits = load_data_splits(
+        dataset, data_dir, num_train=num_samples, num_test=max(num_samples // 4, 64), seed=seed
     )
+    (images, labels), (val_images, val_labels) = splits.train, splits.val
+    lam = _load_lam(model, checkpoint, seed, splits)
+    split = models.split(lam, at=at)
     features = _features(split.onboard, images)
     val_features = _features(split.onboard, val_images)
     in_channels = features.shape[-1] if features.dim() == 3 else features.shape[1]
-    key = model_key(lam, model, at, dataset)
+    key = model_key(lam, model, at, splits.name)
     config = CodecTrainConfig(num_epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     with progress_bar() as bar:
         task = bar.add_task("training", total=None)

@@ -18,12 +18,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from torch import nn
 
+from spikesat.cli._data import DataDirOption, InferredDataOption, data_source
+from spikesat.data import partition
 from spikesat.federated.backends import LocalConfig, create_backend
-from spikesat.federated.data import SCHEMES, federated_data
+from spikesat.federated.data import SCHEMES, FederatedData, federated_data
 from spikesat.federated.simulation import FederationResult, build_network, federate
 from spikesat.federated.strategies import list_strategies
 from spikesat.train import evaluate
 
+DEMO_SHELL = "research-5x10"
+DEMO_NUM_SATS = 50
+"""Satellites of the demo's shell."""
+DEMO_MIN_SCENES = 5 * DEMO_NUM_SATS
+"""Scenes the demo's federation needs: a Dirichlet(0.5) split must leave none empty."""
 DEMO_NOISE_STD = 0.15
 """Read noise of the demo's new sensor [pixel units in [0, 1]]."""
 
@@ -48,10 +55,8 @@ def command(
         int | None, typer.Option(help="Use only the first N stations (default: all).")
     ] = None,
     rounds: Annotated[int, typer.Option(help="Federated rounds.")] = 5,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(help="EuroSAT RGB folder (holding 2750/); default: synthetic scenes."),
-    ] = None,
+    data: InferredDataOption = None,
+    data_dir: DataDirOption = None,
     num_train: Annotated[int, typer.Option(help="Training examples over all satellites.")] = 1000,
     num_test: Annotated[int, typer.Option(help="Server test examples.")] = 200,
     image_size: Annotated[int, typer.Option(help="Image side (pixels).")] = 32,
@@ -101,7 +106,7 @@ def command(
         network = build_network(constellation, stations, num_stations, horizon_h, step_s, seed=seed)
         data = federated_data(
             network.num_sats,
-            source="synthetic" if data_dir is None else "eurosat",
+            source=data_source(data, data_dir),
             data_dir=data_dir,
             num_train=num_train,
             num_test=num_test,
@@ -112,7 +117,7 @@ def command(
             seed=seed,
         )
         local = LocalConfig(epochs=local_epochs, batch_size=batch_size, lr=lr, device="auto")
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error)) from error
     console = Console()
     results: dict[str, FederationResult] = {}
@@ -238,56 +243,69 @@ def plot_accuracy(results: dict[str, FederationResult], path: str | Path) -> Pat
 
 def demo_stage(
     model: nn.Module,
+    train: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor],
+    pixel_std: tuple[float, ...],
     rounds: int = 2,
     strategy: str = "fedisl",
     num_train: int = 250,
+    num_test: int = 200,
     noise_std: float = DEMO_NOISE_STD,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Fine-tune a pretrained LAM over the built-in 5 x 10 shell for a new, noisier sensor.
 
-    The satellites' scenes (built-in, at the model's image size, Dirichlet(0.5) over the 50
+    The satellites' scenes (the first ``num_train`` of ``train``, Dirichlet(0.5) over the 50
     satellites) carry Gaussian read noise of ``noise_std`` (in [0, 1] pixel units) that the
     pretraining data did not have, so the pretrained model loses accuracy on them; the
-    federation fine-tunes it back. Accuracy is measured on held-out noisy scenes before the
-    first round and after the last.
+    federation fine-tunes it back. Accuracy is measured on the first ``num_test`` of ``test``,
+    with the same noise, before the first round and after the last.
 
     Parameters
     ----------
     model : nn.Module
         The pretrained LAM (a copy is fine-tuned; ``model`` is left as it was).
+    train, test : (Tensor, Tensor)
+        Normalised images ``[N, C, H, W]`` and labels ``[N]`` the model has not trained on.
+    pixel_std : tuple of float
+        The data's per-band normalisation std (normalised = (pixel - mean) / std).
     rounds : int
         Rounds to run.
     strategy : str
         Strategy name (:func:`list_strategies`).
-    num_train : int
-        Training scenes shared by the 50 satellites.
+    num_train, num_test : int
+        Scenes shared by the 50 satellites, and scenes the accuracy is measured on.
     noise_std : float
         Standard deviation of the new sensor's read noise, in [0, 1] pixel units.
     seed : int
-        Seed of the scenes, the noise, the partition and the training.
+        Seed of the noise, the partition and the training.
 
     Returns
     -------
     dict
-        ``strategy``, ``rounds``, ``noise_std``, ``accuracy_before``, ``accuracy`` (after),
-        ``sim_hours``, ``bytes_isl``, ``bytes_ground`` (up + down), ``energy_j`` (all
-        devices) and ``wall_s``.
+        ``strategy``, ``rounds``, ``noise_std``, ``num_train``, ``accuracy_before``,
+        ``accuracy`` (after), ``sim_hours``, ``bytes_isl``, ``bytes_ground`` (up + down),
+        ``energy_j`` (all devices) and ``wall_s``.
     """
     began = time.time()
-    network = build_network("research-5x10", "default", horizon_h=24.0, step_s=60.0, seed=seed)
-    image_size = int(model.config.get("img_size", 64))
-    data = federated_data(
-        network.num_sats,
-        num_train=num_train,
-        num_test=200,
-        image_size=image_size,
-        planes=network.planes,
-        seed=seed,
-    )
+    network = build_network(DEMO_SHELL, "default", horizon_h=24.0, step_s=60.0, seed=seed)
+    images, labels = train[0][:num_train], train[1][:num_train]
+    if len(labels) < DEMO_MIN_SCENES:
+        raise ValueError(
+            f"{len(labels)} scenes are too few for a non-IID split over {network.num_sats} "
+            f"satellites; pass at least {DEMO_MIN_SCENES}"
+        )
     generator = torch.Generator().manual_seed(seed)
-    data.train_images = add_read_noise(data.train_images, noise_std, generator)
-    data.test_images = add_read_noise(data.test_images, noise_std, generator)
+    num_classes = int(model.config["num_classes"])
+    data = FederatedData(
+        add_read_noise(images, noise_std, pixel_std, generator),
+        labels,
+        add_read_noise(test[0][:num_test], noise_std, pixel_std, generator),
+        test[1][:num_test],
+        partition(labels.numpy(), network.num_sats, alpha=0.5, seed=seed),
+        num_classes,
+        "demo",
+    )
     before = evaluate(model, (data.test_images, data.test_labels))["accuracy"]
     result = federate(
         strategy, network=network, data=data, rounds=rounds, model=copy.deepcopy(model), seed=seed
@@ -297,6 +315,7 @@ def demo_stage(
         "strategy": strategy,
         "rounds": rounds,
         "noise_std": noise_std,
+        "num_train": len(labels),
         "accuracy_before": before,
         "sim_hours": history[-1]["sim_time_h"],
         "accuracy": result.final_accuracy,
@@ -308,10 +327,15 @@ def demo_stage(
 
 
 def add_read_noise(
-    images: torch.Tensor, noise_std: float, generator: torch.Generator
+    images: torch.Tensor,
+    noise_std: float,
+    pixel_std: tuple[float, ...],
+    generator: torch.Generator,
 ) -> torch.Tensor:
-    """Normalised scenes ``[N, C, H, W]`` plus Gaussian noise of ``noise_std`` pixel units."""
-    from spikesat.data.synthetic import PIXEL_STD
+    """Normalised scenes ``[N, C, H, W]`` plus Gaussian noise of ``noise_std`` pixel units.
 
-    noise = torch.randn(images.shape, generator=generator) * (noise_std / PIXEL_STD)
+    ``pixel_std`` (one value per band, or one for all) converts pixel units to normalised ones.
+    """
+    scale = torch.as_tensor(pixel_std, dtype=images.dtype).reshape(-1, 1, 1)
+    noise = torch.randn(images.shape, generator=generator) * (noise_std / scale)
     return images + noise

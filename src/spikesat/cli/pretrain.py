@@ -6,16 +6,17 @@ from typing import Annotated
 
 import typer
 
-from spikesat.cli._common import DataDirOption, JsonOption, print_summary, write_json
+from spikesat.cli._common import JsonOption, print_summary, write_json
+from spikesat.cli._data import DataDirOption, DataOption, ModalityOption, load_data_splits
 
 
 def pretrain(
     model: Annotated[
         str, typer.Option(help="A ViT: vit-micro-p8, vit-tiny-p8 or vit-small-p8.")
     ] = "vit-tiny-p8",
-    data: Annotated[str, typer.Option(help="synthetic or eurosat.")] = "synthetic",
+    data: DataOption = "synthetic",
     data_dir: DataDirOption = None,
-    modality: Annotated[str, typer.Option(help="rgb or ms.")] = "rgb",
+    modality: ModalityOption = None,
     epochs: Annotated[int, typer.Option(help="MAE pretraining epochs.")] = 20,
     probe_epochs: Annotated[int, typer.Option(help="Linear-probe epochs (encoder frozen).")] = 10,
     finetune_epochs: Annotated[int, typer.Option(help="Fine-tuning epochs.")] = 10,
@@ -34,11 +35,10 @@ def pretrain(
         evaluate,
         fit,
         head_parameters,
-        load_splits,
         pretrain_mae,
     )
 
-    splits = load_splits(data, data_dir, modality, num_train=num_train, seed=seed)
+    splits = load_data_splits(data, data_dir, modality, num_train=num_train, seed=seed)
     lam = models.create(model, in_chans=splits.in_chans, num_classes=len(splits.classes))
     history = pretrain_mae(
         lam, splits.train[0], PretrainConfig(epochs=epochs, batch_size=batch_size, seed=seed)

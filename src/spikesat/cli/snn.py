@@ -16,20 +16,22 @@ from rich.table import Table
 from torch import nn
 
 from spikesat._progress import progress_bar
+from spikesat.cli._data import DataDirOption, DataOption
 from spikesat.energy import list_hardware
-from spikesat.snn.features import DATASETS, lam_features
+from spikesat.snn.features import lam_features
 from spikesat.snn.heads import head_energy, spiking_head, task_head_of
 from spikesat.snn.qcfs import QCFS, replace_relu_with_qcfs, train_qcfs
 from spikesat.snn.sweep import accuracy, sweep_num_steps
 
 
 def command(
-    dataset: Annotated[str, typer.Option(help=f"One of {DATASETS}.")] = "synthetic",
+    dataset: DataOption = "synthetic",
+    data_dir: DataDirOption = None,
     model: Annotated[str, typer.Option(help="LAM whose task head is converted.")] = "vit-micro-p8",
     num_samples: Annotated[
-        int, typer.Option(help="Synthetic scenes, or cap per EuroSAT split.")
+        int, typer.Option(help="Synthetic scenes, or cap per split of files.")
     ] = 1500,
-    image_size: Annotated[int, typer.Option(help="Synthetic scene size (pixels).")] = 64,
+    image_size: Annotated[int, typer.Option(help="Image side (pixels).")] = 64,
     epochs: Annotated[int, typer.Option(help="LAM training epochs (cached).")] = 3,
     steps: Annotated[str, typer.Option(help="Comma-separated num_steps.")] = "1,2,4,8,16,32",
     methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "qcfs,max,percentile",
@@ -54,9 +56,19 @@ def command(
         raise typer.BadParameter(f"unknown hardware {unknown}; choose from {list_hardware()}")
     console = Console()
     console.print(f"[bold]spikesat snn[/]: {model} on {dataset}, features from its split point")
-    data = lam_features(
-        dataset, model, num_samples, image_size, epochs, seed, use_cache=not no_cache
-    )
+    try:
+        data = lam_features(
+            dataset,
+            model,
+            num_samples,
+            image_size,
+            epochs,
+            seed,
+            use_cache=not no_cache,
+            data_dir=data_dir,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise typer.BadParameter(str(error), param_hint="--data / --data-dir") from error
     total = 2 + len(method_list) * len(step_list)
     with progress_bar(console=console) as progress:
         task = progress.add_task("converting and evaluating", total=total)

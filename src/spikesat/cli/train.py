@@ -7,16 +7,17 @@ from typing import Annotated
 
 import typer
 
-from spikesat.cli._common import DataDirOption, JsonOption, print_summary, write_json
+from spikesat.cli._common import JsonOption, print_summary, write_json
+from spikesat.cli._data import DataDirOption, DataOption, ModalityOption, load_data_splits
 
 
 def train(
     model: Annotated[
         str, typer.Option(help="Model name (see spikesat.models.list_models).")
     ] = "vit-micro-p8",
-    data: Annotated[str, typer.Option(help="synthetic or eurosat.")] = "synthetic",
+    data: DataOption = "synthetic",
     data_dir: DataDirOption = None,
-    modality: Annotated[str, typer.Option(help="rgb or ms.")] = "rgb",
+    modality: ModalityOption = None,
     epochs: int = 10,
     batch_size: int = 128,
     lr: float = 1e-3,
@@ -35,11 +36,11 @@ def train(
     ] = False,
     json_path: JsonOption = None,
 ) -> None:
-    """Train or fine-tune a LAM on synthetic scenes or EuroSAT."""
+    """Train or fine-tune a LAM on synthetic scenes, EuroSAT or your own image folder."""
     import spikesat.models as models
-    from spikesat.train import TrainConfig, evaluate, fit, load_splits
+    from spikesat.train import TrainConfig, evaluate, fit
 
-    splits = load_splits(data, data_dir, modality, num_train=num_train, seed=seed)
+    splits = load_data_splits(data, data_dir, modality, num_train=num_train, seed=seed)
     lam = models.create(
         model, in_chans=splits.in_chans, num_classes=len(splits.classes), checkpoint=init
     )

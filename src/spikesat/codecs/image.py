@@ -1,10 +1,15 @@
 """Image-codec baselines on the raw image: "jpeg", "webp" and "avif" via Pillow.
 
 These codecs take the normalised images ``[B, C, H, W]`` (C = 1 or 3) that the on-board model
-would have seen, undo the normalisation, round to 8-bit pixels, and encode each image with
-Pillow at a given ``quality``. The ground side decodes and re-normalises, then runs the whole
-LAM. The payload is the complete file Pillow writes (headers included), as a real downlink
-would carry it.
+would have seen, undo the normalisation with the data's own ``mean`` / ``std`` (pass
+``Splits.pixel_mean`` / ``pixel_std``, or a data set's ``pixel_mean`` / ``pixel_std``), round to
+8-bit pixels, and encode each image with Pillow at a given ``quality``. The ground side
+decodes and re-normalises, then runs the whole LAM. The payload is the complete file Pillow
+writes (headers included), as a real downlink would carry it.
+
+The de-normalised pixels must lie in [0, 1]: values further than half a quantisation step
+(1/510) outside raise ``ValueError`` (usually: normalised input without ``mean`` / ``std``, or
+data that are not 8-bit images), rather than being clipped into a wrong image.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from spikesat.codecs.base import Codec
 from spikesat.codecs.bitstream import DEFAULT_MTU_BYTES
 from spikesat.codecs.registry import register_codec
 
+_HALF_STEP = 0.5 / 255.0
+
 
 class ImageCodec(Codec):
     """Encode raw images with a Pillow format.
@@ -34,8 +41,9 @@ class ImageCodec(Codec):
         Encoder quality, 0 (smallest) .. 100 (best).
     mean, std : sequence of float, optional
         Per-channel normalisation of the input, ``x = (pixel / 255 - mean) / std``; default
-        mean 0 and std 1 (inputs in [0, 1]). Pass the data set's values (for EuroSAT RGB,
-        ``spikesat.data.eurosat.RGB_MEAN`` / ``RGB_STD``).
+        mean 0 and std 1 (inputs already in [0, 1]). Pass the data's own values
+        (``Splits.pixel_mean`` / ``pixel_std`` from :func:`spikesat.data.load_source`, or a
+        data set's ``pixel_mean`` / ``pixel_std``); normalised input without them raises.
     mtu_bytes : int
         Largest packet [bytes].
     """
@@ -44,6 +52,8 @@ class ImageCodec(Codec):
     pil_format: ClassVar[str] = ""
     pil_feature: ClassVar[str] = ""
     save_options: ClassVar[dict[str, Any]] = {}
+    decode_errors: ClassVar[tuple[type[Exception], ...]] = (OSError, SyntaxError, ValueError)
+    """What Pillow raises on damaged data of this format (caught and re-raised as ValueError)."""
 
     def __init__(
         self,
@@ -78,11 +88,29 @@ class ImageCodec(Codec):
         self.config.update(quality=quality, mean=mean, std=std)
 
     def to_pixels(self, x: Tensor) -> np.ndarray:
-        """Normalised images ``[B, C, H, W]`` -> uint8 pixels ``[B, H, W, C]``."""
+        """Normalised images ``[B, C, H, W]`` -> uint8 pixels ``[B, H, W, C]``.
+
+        Raises
+        ------
+        ValueError
+            If the de-normalised pixels leave [0, 1] by more than half a quantisation step
+            (the message gives their range and the fix).
+        """
         mean = torch.tensor(self.mean).view(1, -1, 1, 1)
         std = torch.tensor(self.std).view(1, -1, 1, 1)
         unit = x.detach().to("cpu", torch.float32) * std + mean
-        pixels = torch.round(unit.clamp(0.0, 1.0) * 255.0).to(torch.uint8)
+        low, high = (float(unit.min()), float(unit.max())) if unit.numel() else (0.0, 1.0)
+        if low < -_HALF_STEP or high > 1.0 + _HALF_STEP:
+            raise ValueError(
+                f"{self.name} encodes 8-bit pixels in [0, 1], but undoing the normalisation "
+                f"(mean={self.mean}, std={self.std}) gives values in [{low:.4g}, {high:.4g}]. "
+                "Pass the data's normalisation: create(..., mean=splits.pixel_mean, "
+                "std=splits.pixel_std); data that are not 8-bit images (e.g. uint16 GeoTIFF "
+                "bands) need a feature codec ('int8', 'factorized', ...)"
+            )
+        # Within half a step of [0, 1], rounding lands on 0..255 (the clamp only catches the
+        # round-half-to-even of exactly -0.5 / 255.5).
+        pixels = torch.round(unit * 255.0).clamp(0.0, 255.0).to(torch.uint8)
         return pixels.permute(0, 2, 3, 1).numpy()
 
     def from_pixels(self, pixels: np.ndarray) -> Tensor:
@@ -106,10 +134,12 @@ class ImageCodec(Codec):
         rows = []
         for body in payloads:
             try:
-                with Image.open(io.BytesIO(body)) as image:
+                with Image.open(io.BytesIO(body), formats=[self.pil_format]) as image:
                     pixels = np.asarray(image.convert(mode))
-            except OSError as err:
-                raise ValueError(f"undecodable {self.pil_format} payload: {err}") from None
+            except self.decode_errors as err:
+                raise ValueError(
+                    f"undecodable {self.pil_format} payload ({type(err).__name__}: {err})"
+                ) from None
             pixels = pixels[..., None] if pixels.ndim == 2 else pixels
             if pixels.shape[:2] != tuple(shape[1:]):
                 raise ValueError(f"decoded image is {pixels.shape[:2]}, header says {shape[1:]}")
@@ -151,3 +181,10 @@ class AvifCodec(ImageCodec):
     pil_format = "AVIF"
     pil_feature = "avif"
     save_options: ClassVar[dict[str, Any]] = {"speed": 4}
+    # libavif reports some damaged frames as RuntimeError ("Failed to decode ...").
+    decode_errors: ClassVar[tuple[type[Exception], ...]] = (
+        OSError,
+        SyntaxError,
+        ValueError,
+        RuntimeError,
+    )

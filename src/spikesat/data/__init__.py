@@ -1,4 +1,5 @@
-"""Data: EuroSAT RGB/MS readers, built-in synthetic scenes and per-satellite partitions."""
+"""Data: EuroSAT RGB/MS readers, any image folder, built-in synthetic scenes, the data-source
+registry and per-satellite partitions."""
 
 from spikesat.data.eurosat import (
     EUROSAT_CLASSES,
@@ -9,7 +10,10 @@ from spikesat.data.eurosat import (
     eurosat,
     eurosat_pairs,
 )
+from spikesat.data.folder import image_folder
+from spikesat.data.image_split import ImageSplit
 from spikesat.data.partition import label_histogram, partition
+from spikesat.data.sources import Splits, list_sources, load_source, register_source
 from spikesat.data.synthetic import SYNTHETIC_CLASSES, SyntheticScenes, synthetic_scenes
 
 __all__ = [
@@ -18,11 +22,17 @@ __all__ = [
     "SYNTHETIC_CLASSES",
     "EuroSAT",
     "EuroSATPairs",
+    "ImageSplit",
+    "Splits",
     "SyntheticScenes",
     "band_statistics",
     "eurosat",
     "eurosat_pairs",
+    "image_folder",
     "label_histogram",
+    "list_sources",
+    "load_source",
     "partition",
+    "register_source",
     "synthetic_scenes",
 ]

@@ -7,9 +7,9 @@ in 10 land-cover classes. Download it from the publishers (https://github.com/ph
 
 Splits
 ------
-Every reader builds the same deterministic, stratified split of whatever images it finds:
-within each class, images are sorted by file name, shuffled with ``seed`` and cut into
-70% train, 10% val and 20% test (rounded down for val and test, the rest to train).
+Every reader builds the same deterministic, stratified split of whatever images it finds
+(:func:`spikesat.data.splits.stratified_split`): within each class, images are sorted by file
+name, shuffled with ``seed`` and cut into 70% train, 10% val and 20% test.
 
 Normalisation
 -------------
@@ -23,7 +23,6 @@ for another copy with :func:`band_statistics`.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -31,12 +30,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from rich.progress import track
 from torch.utils.data import Dataset
 from torchvision.datasets import DatasetFolder
 from torchvision.datasets.folder import find_classes
 
-from spikesat.data.cache import cache_dir
+from spikesat.data.image_split import ImageSplit, band_mean_std
+from spikesat.data.splits import check_split, stratified_split
 
 EUROSAT_CLASSES = (
     "AnnualCrop",
@@ -97,7 +96,6 @@ MS_STD = (
     782.3,
     1232.9,
 )
-SPLIT_FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
 _DOWNLOAD_HINT = (
     "Set SPIKESAT_DATA_DIR to a folder holding eurosat_rgb/2750 (or pass the folder that "
     "holds 2750/), or download EuroSAT from https://github.com/phelber/EuroSAT "
@@ -105,8 +103,8 @@ _DOWNLOAD_HINT = (
 )
 
 
-class EuroSAT(Dataset):
-    """One split of EuroSAT RGB or MS.
+class EuroSAT(ImageSplit):
+    """One split of EuroSAT RGB or MS (an :class:`~spikesat.data.image_split.ImageSplit`).
 
     Items are ``(image, label)``: ``image`` float32 ``[3, 64, 64]`` (RGB) or
     ``[13, 64, 64]`` (MS), normalised per band; ``label`` an int index into
@@ -120,6 +118,8 @@ class EuroSAT(Dataset):
         Class names, in label order.
     modality : str
         ``"rgb"`` or ``"ms"``.
+    pixel_mean, pixel_std : tuple of float
+        :data:`RGB_MEAN` / :data:`RGB_STD` or :data:`MS_MEAN` / :data:`MS_STD`.
     """
 
     def __init__(
@@ -129,59 +129,18 @@ class EuroSAT(Dataset):
         modality: str,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
-        self.samples = samples
-        self.classes = classes
-        self.modality = modality
-        self.transform = transform
-        mean, std = (RGB_MEAN, RGB_STD) if modality == "rgb" else (MS_MEAN, MS_STD)
-        self._mean = torch.tensor(mean).view(-1, 1, 1)
-        self._std = torch.tensor(std).view(-1, 1, 1)
-
-    @property
-    def targets(self) -> list[int]:
-        """The labels, in sample order (the torchvision convention)."""
-        return [label for _, label in self.samples]
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        path, label = self.samples[index]
-        image = self.normalise(torch.from_numpy(read_raw(path)))
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, label
-
-    def normalise(self, raw: torch.Tensor) -> torch.Tensor:
-        """Raw pixels ``[..., C, H, W]`` (uint8 RGB or uint16 MS) -> normalised float32."""
-        scale = 255.0 if self.modality == "rgb" else 1.0
-        return (raw.float() / scale - self._mean) / self._std
-
-    def tensors(self, cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decode the whole split at once: normalised images ``[N, C, 64, 64]`` and labels ``[N]``.
-
-        The decoded raw pixels are cached under ``SPIKESAT_CACHE`` (keyed by the file list),
-        so later calls take a fraction of a second. ``transform`` is not applied.
-        """
-        raw = self._raw_pixels(cache)
-        labels = torch.tensor(self.targets, dtype=torch.long)
-        return self.normalise(torch.from_numpy(raw)), labels
-
-    def _raw_pixels(self, cache: bool) -> np.ndarray:
-        key = hashlib.sha1("\n".join(str(p) for p, _ in self.samples).encode()).hexdigest()[:16]
-        path = cache_dir() / "data" / f"eurosat_{self.modality}_{key}.npy"
-        if cache and path.is_file():
-            return np.load(path)
-        raw = np.stack(
-            [
-                read_raw(p)
-                for p, _ in track(self.samples, description=f"decoding EuroSAT {self.modality}")
-            ]
+        rgb = modality == "rgb"
+        super().__init__(
+            samples,
+            classes,
+            read_raw,
+            RGB_MEAN if rgb else MS_MEAN,
+            RGB_STD if rgb else MS_STD,
+            scale=255.0 if rgb else 1.0,
+            cache_prefix=f"eurosat_{modality}",
+            transform=transform,
         )
-        if cache:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path, raw)
-        return raw
+        self.modality = modality
 
 
 def read_raw(path: Path) -> np.ndarray:
@@ -243,34 +202,10 @@ def eurosat(
     """
     if modality not in ("rgb", "ms"):
         raise ValueError(f"modality must be 'rgb' or 'ms', got {modality!r}")
-    if split not in SPLIT_FRACTIONS:
-        raise ValueError(f"split must be one of {sorted(SPLIT_FRACTIONS)}, got {split!r}")
+    check_split(split)
     folders = _class_roots(_resolve_root(root, modality), modality)
     samples, classes = _scan(folders, modality)
     return EuroSAT(stratified_split(samples, split, seed), classes, modality, transform)
-
-
-def stratified_split(
-    samples: list[tuple[Path, int]], split: str, seed: int
-) -> list[tuple[Path, int]]:
-    """Pick ``split`` out of ``samples`` per class: 70/10/20, deterministic for a seed."""
-    rng = np.random.default_rng(seed)
-    by_class: dict[int, list[tuple[Path, int]]] = {}
-    for sample in sorted(samples, key=lambda s: (s[1], s[0].name)):
-        by_class.setdefault(sample[1], []).append(sample)
-    chosen: list[tuple[Path, int]] = []
-    for label in sorted(by_class):
-        items = by_class[label]
-        order = rng.permutation(len(items))
-        num_val = int(len(items) * SPLIT_FRACTIONS["val"])
-        num_test = int(len(items) * SPLIT_FRACTIONS["test"])
-        cuts = {
-            "test": order[:num_test],
-            "val": order[num_test : num_test + num_val],
-            "train": order[num_test + num_val :],
-        }
-        chosen.extend(items[i] for i in sorted(cuts[split]))
-    return chosen
 
 
 def band_statistics(dataset: EuroSAT) -> tuple[list[float], list[float]]:
@@ -279,10 +214,7 @@ def band_statistics(dataset: EuroSAT) -> tuple[list[float], list[float]]:
     Returns values in the units :data:`RGB_MEAN` (fractions of 255) or :data:`MS_MEAN`
     (uint16 digital numbers) use.
     """
-    raw = dataset._raw_pixels(cache=False).astype(np.float64)
-    if dataset.modality == "rgb":
-        raw /= 255.0
-    return raw.mean(axis=(0, 2, 3)).tolist(), raw.std(axis=(0, 2, 3)).tolist()
+    return band_mean_std(dataset.raw_pixels(cache=False) / dataset.scale)
 
 
 class EuroSATPairs(Dataset):
@@ -320,8 +252,7 @@ def eurosat_pairs(
     split, seed
         As for :func:`eurosat`; the stratified split is taken over the pairs.
     """
-    if split not in SPLIT_FRACTIONS:
-        raise ValueError(f"split must be one of {sorted(SPLIT_FRACTIONS)}, got {split!r}")
+    check_split(split)
     base = Path(root) if root is not None else _data_dir()
     table = base / "eurosat_ms" / "pairs.csv"
     if not table.is_file():

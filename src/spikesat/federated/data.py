@@ -1,4 +1,4 @@
-"""Per-satellite data: non-IID partitions of synthetic scenes (default) or EuroSAT.
+"""Per-satellite data: non-IID partitions of any registered data source (default: synthetic).
 
 Schemes (``scheme=``):
 
@@ -17,12 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from spikesat.data import label_histogram, partition, synthetic_scenes
+from spikesat.data import label_histogram, load_source, partition
 
 SCHEMES = ("iid", "dirichlet", "per-plane")
-DATA_SOURCES = ("synthetic", "eurosat")
 
 
 @dataclass
@@ -42,7 +40,7 @@ class FederatedData:
     num_classes : int
         Number of classes.
     source : str
-        ``"synthetic"`` or ``"eurosat"``.
+        The data's name (:attr:`spikesat.data.Splits.name`).
     """
 
     train_images: torch.Tensor
@@ -98,13 +96,14 @@ def federated_data(
     ----------
     num_sats : int
         Number of satellites.
-    source : {"synthetic", "eurosat"}
-        Built-in synthetic scenes, or EuroSAT RGB from ``data_dir`` (default
-        ``$SPIKESAT_DATA_DIR/eurosat_rgb``) through :func:`spikesat.train.load_splits`.
+    source : str
+        A data source (:func:`spikesat.data.list_sources`): built-in "synthetic" scenes,
+        "eurosat" RGB from ``data_dir`` (default ``$SPIKESAT_DATA_DIR/eurosat_rgb``) or an
+        image "folder" ``data_dir``, through :func:`spikesat.data.load_source`.
     num_train, num_test : int
         Training examples shared among the satellites, and test examples.
     image_size : int
-        Image side [pixels]; EuroSAT's 64 x 64 images are resized (antialiased) to it.
+        Image side [pixels]; files are resized (antialiased) to it.
     scheme : {"iid", "dirichlet", "per-plane"}
         The partition (module docstring).
     alpha : float
@@ -120,8 +119,6 @@ def federated_data(
     """
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
-    if source not in DATA_SOURCES:
-        raise ValueError(f"unknown data source {source!r}; choose one of {', '.join(DATA_SOURCES)}")
     if not isinstance(num_sats, int) or num_sats < 1:
         raise ValueError(f"num_sats must be a positive integer, got {num_sats!r}")
     if not isinstance(num_train, int) or num_train < num_sats:
@@ -129,19 +126,15 @@ def federated_data(
             f"num_train={num_train!r} cannot give each of {num_sats} satellites an example: "
             "raise num_train"
         )
-    if source == "synthetic":
-        train = synthetic_scenes(num_train, image_size=image_size, seed=seed).tensors()
-        test = synthetic_scenes(num_test, image_size=image_size, seed=seed + 1000).tensors()
-        num_classes = 10
-    else:
-        from spikesat.train.sources import load_splits
-
-        splits = load_splits(
-            "eurosat", data_dir=data_dir, num_train=num_train, num_test=num_test, seed=seed
-        )
-        train = (_resize(splits.train[0], image_size), splits.train[1])
-        test = (_resize(splits.test[0], image_size), splits.test[1])
-        num_classes = len(splits.classes)
+    splits = load_source(
+        source,
+        data_dir,
+        num_train=num_train,
+        num_test=num_test,
+        seed=seed,
+        image_size=image_size,
+    )
+    train, test = splits.train, splits.test
     labels = train[1].numpy()
     if scheme == "iid":
         parts = partition(labels, num_sats, alpha=None, seed=seed)
@@ -149,7 +142,9 @@ def federated_data(
         parts = partition(labels, num_sats, alpha=alpha, seed=seed)
     else:
         parts = _per_plane(labels, planes, num_sats, alpha, seed)
-    return FederatedData(train[0], train[1], test[0], test[1], parts, num_classes, source)
+    return FederatedData(
+        train[0], train[1], test[0], test[1], parts, len(splits.classes), splits.name
+    )
 
 
 def _per_plane(
@@ -177,9 +172,3 @@ def _per_plane(
         ):
             parts[int(sat)] = np.sort(chunk)
     return parts
-
-
-def _resize(images: torch.Tensor, image_size: int) -> torch.Tensor:
-    if images.shape[-1] == image_size:
-        return images
-    return F.interpolate(images, size=(image_size, image_size), mode="bilinear", antialias=True)

@@ -11,8 +11,6 @@ from spikesat.models.lam import LAM
 MODELS: Registry[LAM] = Registry("model")
 register_model = MODELS.register
 
-_ALLOWED_IN_CHANS = (3, 13)
-
 
 def create(
     name: str,
@@ -28,7 +26,8 @@ def create(
     name : str
         One of :func:`list_models`.
     in_chans : int
-        Input bands: 3 (RGB) or 13 (Sentinel-2 multispectral).
+        Input bands, any integer >= 1 (3 for RGB, 13 for Sentinel-2 multispectral, the
+        band count of a user's image folder).
     num_classes : int
         Classes of the task head.
     checkpoint : path, optional
@@ -42,8 +41,10 @@ def create(
     -------
     LAM
     """
-    if in_chans not in _ALLOWED_IN_CHANS:
-        raise ValueError(f"in_chans must be 3 (RGB) or 13 (Sentinel-2 MS), got {in_chans!r}")
+    if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans < 1:
+        raise ValueError(
+            f"in_chans must be an integer >= 1 (the number of input bands), got {in_chans!r}"
+        )
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     model = MODELS.create(name, in_chans=in_chans, num_classes=num_classes, **kwargs)

@@ -1,9 +1,9 @@
 """Pooled split features of a quickly trained LAM, cached under ``SPIKESAT_CACHE``.
 
 The spiking heads sit on the features a LAM's on-board part produces (``lam.forward_features``,
-``[N, D]`` pooled). :func:`lam_features` trains the LAM with :func:`spikesat.train.fit` on
-synthetic scenes or EuroSAT, or loads the checkpoint a previous run cached, and returns the
-features of a train and a test split.
+``[N, D]`` pooled). :func:`lam_features` trains the LAM with :func:`spikesat.train.fit` on a
+registered data source (:func:`spikesat.data.list_sources`), or loads the checkpoint a previous
+run cached, and returns the features of a train and a test split.
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from pathlib import Path
 
 import torch
 
-from spikesat.data import eurosat, synthetic_scenes
+from spikesat.data import load_source
 from spikesat.models import LAM, cache_dir, create, load_checkpoint, save_checkpoint
 from spikesat.train import TrainConfig, fit
-
-DATASETS = ("synthetic", "eurosat")
 
 
 @dataclass
@@ -53,20 +51,23 @@ def lam_features(
     seed: int = 0,
     use_cache: bool = True,
     progress: bool = True,
+    data_dir: str | Path | None = None,
 ) -> SplitFeatures:
     """Train (or load) a LAM and compute its pooled features on a train and a test split.
 
     Parameters
     ----------
-    dataset : {"synthetic", "eurosat"}
-        Synthetic scenes (70 % / 30 % of ``num_samples``), or EuroSAT RGB from
-        ``SPIKESAT_DATA_DIR`` (its train and test splits; ``num_samples`` caps each split).
+    dataset : str
+        A data source (:func:`spikesat.data.list_sources`): "synthetic" scenes (70 % / 30 %
+        of ``num_samples`` for train / test), "eurosat" (RGB, from ``data_dir`` or
+        ``SPIKESAT_DATA_DIR``) or "folder" (an image folder ``data_dir``); for files,
+        ``num_samples`` caps the train and the test split.
     model : str
         A name from :func:`spikesat.models.list_models`.
     num_samples : int
-        Scenes to generate, or the cap per EuroSAT split.
+        Scenes to generate, or the cap per split of files.
     image_size : int
-        Synthetic scene size [pixels] (EuroSAT is 64); ViTs are built for this size.
+        Image side [pixels] (scenes rendered, files read at it); ViTs are built for it.
     epochs : int
         Training epochs of the LAM.
     seed : int
@@ -75,27 +76,26 @@ def lam_features(
         Load the LAM from the cache when a checkpoint of the same recipe exists.
     progress : bool
         Show rich progress bars.
+    data_dir : path, optional
+        The data's folder (see :func:`spikesat.data.load_source`); None for synthetic scenes.
     """
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     if not isinstance(num_samples, int) or num_samples < 20:
         raise ValueError(f"num_samples must be an integer >= 20, got {num_samples!r}")
     if dataset == "synthetic":
-        images, labels = synthetic_scenes(num_samples, image_size=image_size, seed=seed).tensors()
         cut = int(0.7 * num_samples)
-        train, test = (images[:cut], labels[:cut]), (images[cut:], labels[cut:])
+        sizes = {"num_train": cut, "num_test": num_samples - cut}
     else:
-        train = _capped(eurosat(split="train", seed=seed).tensors(), num_samples, seed)
-        test = _capped(eurosat(split="test", seed=seed).tensors(), num_samples, seed)
-        image_size = int(train[0].shape[-1])
-    tag = f"snn-{model}-{dataset}-n{num_samples}-s{image_size}-e{epochs}-seed{seed}.pt"
+        sizes = {"num_train": num_samples, "num_test": num_samples}
+    splits = load_source(dataset, data_dir, seed=seed, image_size=image_size, **sizes)
+    train, test = splits.train, splits.test
+    tag = f"snn-{model}-{splits.name}-n{num_samples}-s{image_size}-e{epochs}-seed{seed}.pt"
     path = cache_dir() / tag
     if use_cache and path.is_file():
         lam, _ = load_checkpoint(path)
     else:
         torch.manual_seed(seed)
         size = {"img_size": image_size} if model.startswith("vit") else {}
-        lam = create(model, in_chans=int(train[0].shape[1]), num_classes=10, **size)
+        lam = create(model, in_chans=splits.in_chans, num_classes=len(splits.classes), **size)
         result = fit(
             lam,
             train,
@@ -113,14 +113,6 @@ def lam_features(
         test_labels=test[1],
         checkpoint=path,
     )
-
-
-def _capped(data: tuple[torch.Tensor, torch.Tensor], cap: int, seed: int):
-    images, labels = data
-    if len(images) <= cap:
-        return images, labels
-    idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:cap]
-    return images[idx], labels[idx]
 
 
 def _features(lam: LAM, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:

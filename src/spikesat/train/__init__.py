@@ -10,10 +10,9 @@ from spikesat.train.augment import augment_batch
 from spikesat.train.device import resolve_device
 from spikesat.train.loop import TrainConfig, TrainResult, evaluate, fit
 from spikesat.train.mae import MaskedAutoencoder, PretrainConfig, head_parameters, pretrain_mae
-from spikesat.train.sources import SOURCES, Splits, load_splits
+from spikesat.train.sources import Splits, list_sources, load_splits
 
 __all__ = [
-    "SOURCES",
     "MaskedAutoencoder",
     "PretrainConfig",
     "Splits",
@@ -23,6 +22,7 @@ __all__ = [
     "evaluate",
     "fit",
     "head_parameters",
+    "list_sources",
     "load_splits",
     "pretrain_mae",
     "resolve_device",

@@ -22,7 +22,7 @@ def demo_stage(
     images: torch.Tensor,
     *,
     codec: Codec | str = "int8",
-    jpeg_quality: int = 50,
+    jpeg_quality: int | None = 50,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     arq: bool = True,
@@ -43,15 +43,16 @@ def demo_stage(
     link_state : LinkState
         ``spikesat.channels.LinkState`` (``snr_db``, ``modcod``, ``rate_bps``, ``delay_s``).
     images : Tensor
-        ``[B, 3, H, W]`` normalised images (JPEG is applied to these, then the whole LAM).
+        ``[B, C, H, W]`` normalised images (JPEG is applied to these, then the whole LAM).
     codec : Codec or str
         A trained codec, or a baseline name (default "int8": an untrained learned codec would
         mean nothing).
-    jpeg_quality : int
-        JPEG quality, 0..100.
+    jpeg_quality : int or None
+        JPEG quality, 0..100; None skips the JPEG comparison (for images JPEG cannot hold:
+        other than 1 or 3 bands, or not 8-bit).
     mean, std : sequence of float, optional
-        Pixel normalisation of ``images`` (EuroSAT RGB: ``spikesat.data.eurosat.RGB_MEAN`` /
-        ``RGB_STD``); default inputs in [0, 1].
+        Pixel normalisation of ``images`` (``Splits.pixel_mean`` / ``pixel_std``); default
+        inputs in [0, 1].
     arq : bool
         Retransmit lost packets.
     max_retransmissions : int
@@ -110,15 +111,17 @@ def _compare(
     link_state: Any,
     images: torch.Tensor,
     codec: Codec,
-    jpeg_quality: int,
+    jpeg_quality: int | None,
     mean: Sequence[float] | None,
     std: Sequence[float] | None,
     options: dict[str, Any],
 ) -> dict[str, Any]:
     uncompressed = float((split.remote(features).argmax(1).cpu() == labels).float().mean())
     ours = _run(codec, features, labels, split.remote, link_state, options)
-    jpeg = create("jpeg", images.shape[1], quality=jpeg_quality, mean=mean, std=std)
-    theirs = _run(jpeg, images, labels, split, link_state, options)
+    theirs = {}
+    if jpeg_quality is not None:
+        jpeg = create("jpeg", images.shape[1], quality=jpeg_quality, mean=mean, std=std)
+        theirs = _run(jpeg, images, labels, split, link_state, options)
     return {
         "codec": codec.name,
         **ours,

@@ -14,9 +14,10 @@ from typing import Any
 import torch
 
 import spikesat.models as models
+from spikesat.cli._data import load_data_splits
 from spikesat.cli.demo.weights import weights_path
 from spikesat.snn.supervised import train_cross_entropy
-from spikesat.train import TrainConfig, evaluate, fit, load_splits
+from spikesat.train import TrainConfig, evaluate, fit
 
 DEMO_MODEL = "vit-micro-p8"
 DEMO_SPLIT_AT = "blocks.1"
@@ -48,10 +49,10 @@ def demo_lam(
 
     Parameters
     ----------
-    source : {"synthetic", "eurosat"}
-        Data source (see :func:`spikesat.train.load_splits`).
+    source : str
+        A data source (see :func:`spikesat.data.load_source`).
     data_dir : path, optional
-        EuroSAT root for ``source="eurosat"``.
+        The data's folder (EuroSAT root, or the image folder for ``source="folder"``).
     seed : int
         Seed of the data subset and the training.
     progress : bool
@@ -64,7 +65,7 @@ def demo_lam(
     (LAM, Splits, dict)
         The model, its data and a record (``cached``, ``checkpoint``, training figures).
     """
-    splits = load_splits(
+    splits = load_data_splits(
         source, data_dir, num_train=num_train, num_test=min(1000, num_train), seed=seed
     )
     name = f"{DEMO_MODEL}-{splits.name}-n{num_train}-e{epochs}-h{HEAD_EPOCHS}-seed{seed}.pt"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import spikesat.models as models
+from spikesat.cli._data import data_source
 from spikesat.cli.demo.codec import demo_codec
 from spikesat.cli.demo.lam import (
     DEMO_EPOCHS,
@@ -34,6 +35,7 @@ def run_demo(
     num_train: int = DEMO_NUM_TRAIN,
     epochs: int = DEMO_EPOCHS,
     codec_epochs: int = 4,
+    source: str | None = None,
 ) -> dict[str, Any]:
     """Run every stage of the demo and return its results (JSON-ready).
 
@@ -45,7 +47,8 @@ def run_demo(
     Parameters
     ----------
     data_dir : path, optional
-        A EuroSAT RGB root (the folder holding ``2750/``); default: built-in synthetic scenes.
+        The data's folder: a EuroSAT RGB root (the folder holding ``2750/``) or, with
+        ``source="folder"``, an image folder ``<class>/<image>``.
     seed : int
         Seed of the data, the training, the satellite and the fading.
     progress : bool
@@ -54,6 +57,9 @@ def run_demo(
         Size of the demo LAM's training run.
     codec_epochs : int
         Training epochs of the demo codec.
+    source : str, optional
+        A data source (:func:`spikesat.data.list_sources`); default "eurosat" with a
+        ``data_dir``, built-in "synthetic" scenes without.
 
     Returns
     -------
@@ -61,7 +67,7 @@ def run_demo(
         ``{"stages": [{"stage", "what", "result"}, ...], "summary": {...}}``.
     """
     began = time.time()
-    source = "synthetic" if data_dir is None else "eurosat"
+    source = data_source(source, data_dir)
     stages: list[dict[str, Any]] = []
     lam, splits, meta = demo_lam(source, data_dir, seed, progress, num_train, epochs)
     lam.eval()
@@ -134,7 +140,7 @@ def run_demo(
     stages.append(snn_row)
     energy_row, energy = energy_stage(sm.onboard, test_images[:1], coded["bytes_per_image"], state)
     stages.append(energy_row)
-    federated_row, federated = federated_stage(lam, seed)
+    federated_row, federated = federated_stage(lam, splits, seed)
     stages.append(federated_row)
     return {
         "stages": stages,

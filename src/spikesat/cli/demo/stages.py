@@ -92,18 +92,34 @@ def codec_stage(
     std: tuple[float, ...],
     seed: int,
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    """Features through the trained codec and the link, next to JPEG q50 on the raw image."""
+    """Features through the trained codec and the link, next to JPEG q50 on the raw image.
+
+    JPEG holds grey or RGB images only: for other band counts the comparison is left out.
+    """
     from spikesat.cli.demo.codec_stage import demo_stage
 
+    jpeg_quality = 50 if images.shape[1] in (1, 3) else None
     figures = demo_stage(
-        split, features, labels, state, images, codec=codec, mean=mean, std=std, seed=seed
+        split,
+        features,
+        labels,
+        state,
+        images,
+        codec=codec,
+        jpeg_quality=jpeg_quality,
+        mean=mean,
+        std=std,
+        seed=seed,
     )
     result = (
         f"{figures['bytes_per_image']:.0f} B/image, accuracy "
         f"{100 * figures['accuracy']:.1f}% (float {100 * figures['uncompressed_accuracy']:.1f}%)"
-        f"; JPEG q50 {figures['jpeg_bytes_per_image']:.0f} B/image, "
-        f"{100 * figures['jpeg_accuracy']:.1f}%"
     )
+    if jpeg_quality is not None:
+        result += (
+            f"; JPEG q{jpeg_quality} {figures['jpeg_bytes_per_image']:.0f} B/image, "
+            f"{100 * figures['jpeg_accuracy']:.1f}%"
+        )
     return _row("codec", f"{figures['codec']} over the link, with ARQ", result), figures
 
 
@@ -191,18 +207,31 @@ def energy_stage(
     return _row("energy", "per inference, EnergyLedger", result), figures
 
 
-def federated_stage(lam: torch.nn.Module, seed: int) -> tuple[dict[str, str], dict[str, Any]]:
-    """Federated fine-tuning (FedISL) of the demo LAM for a new, noisier sensor on the shell."""
-    from spikesat.cli.federate import demo_stage
+def federated_stage(
+    lam: torch.nn.Module, splits: Any, seed: int
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Federated fine-tuning (FedISL) of the demo LAM for a new, noisier sensor on the shell.
 
-    figures = demo_stage(lam, seed=seed)
+    The satellites fine-tune on validation scenes (the LAM never trained on them) and the
+    accuracy is measured on test scenes, both with the new sensor's read noise.
+    """
+    from spikesat.cli.federate import DEMO_MIN_SCENES, DEMO_NUM_SATS, demo_stage
+
+    what = f"fedisl fine-tuning, {DEMO_NUM_SATS} satellites, non-IID"
+    if len(splits.val[1]) < DEMO_MIN_SCENES:
+        result = (
+            f"skipped: {len(splits.val[1])} validation scenes, {DEMO_MIN_SCENES} needed for "
+            f"{DEMO_NUM_SATS} satellites (the data set is too small)"
+        )
+        return _row("federated", what, result), {"skipped": result}
+    figures = demo_stage(lam, splits.val, splits.test, splits.pixel_std, seed=seed)
     hours = figures["sim_hours"]
     sim = f"{hours:.1f} simulated h" if hours >= 1 else f"{60 * hours:.1f} simulated min"
     result = (
         f"accuracy {100 * figures['accuracy_before']:.1f}% -> {100 * figures['accuracy']:.1f}% "
         f"after {figures['rounds']} rounds ({sim}) on scenes with read noise "
-        f"{figures['noise_std']:g}; ISL {figures['bytes_isl'] / 1e6:.1f} MB, ground "
+        f"{figures['noise_std']:g} ({figures['num_train']} scenes); "
+        f"ISL {figures['bytes_isl'] / 1e6:.1f} MB, ground "
         f"{figures['bytes_ground'] / 1e6:.1f} MB, {figures['energy_j']:.1f} J"
     )
-    what = f"{figures['strategy']} fine-tuning, research-5x10 shell, non-IID"
     return _row("federated", what, result), figures
