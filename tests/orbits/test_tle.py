@@ -382,6 +382,8 @@ def test_text_or_path_and_empty_input(tmp_path) -> None:
         orbits.load_tle(ISS[1])
     with pytest.raises(orbits.TLEError, match="not followed by lines 1 and 2"):
         orbits.load_tle("0 ISS (ZARYA)")
+    with pytest.raises(orbits.TLEError, match="no line 1 precedes it"):
+        orbits.load_tle(ISS[2])
     missing = tmp_path / "nope.tle"
     with pytest.raises(FileNotFoundError, match=f"TLE file '{missing}' not found"):
         orbits.load_tle(str(missing))

@@ -14,6 +14,7 @@ from sgp4.api import SGP4_ERRORS, Satrec, SatrecArray
 from spikesat.orbits.constellation import Constellation
 from spikesat.orbits.timegrid import TimeGrid
 from spikesat.orbits.tle import (
+    TLE_LINE_LENGTH,
     TLEError,
     TLERecord,
     drop_duplicates,
@@ -436,8 +437,8 @@ def load_tle(
     ----------
     path_or_text : str or Path
         A file path, or the TLE text itself: a string holding a line break (``\\n``,
-        ``\\r\\n`` or ``\\r``) or starting with ``"1 "`` or ``"0 "`` is text; any other
-        string is a path.
+        ``\\r\\n`` or ``\\r``), starting with ``"1 "`` or ``"0 "``, or a lone line 2 (69
+        characters starting ``"2 "``) is text; any other string is a path.
     select : str, optional
         Keep only names matching this pattern (see :meth:`TLEConstellation.select`).
     max_epoch_age_days : float
@@ -499,7 +500,9 @@ def load_tle(
 
 
 def _looks_like_text(value: str) -> bool:
-    return "\n" in value or "\r" in value or value.startswith(("1 ", "0 "))
+    if "\n" in value or "\r" in value or value.startswith(("1 ", "0 ")):
+        return True
+    return value.startswith("2 ") and len(value) >= TLE_LINE_LENGTH  # a lone line 2
 
 
 def _with_elements(record: TLERecord) -> TLERecord:
