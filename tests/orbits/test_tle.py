@@ -389,6 +389,11 @@ def test_text_or_path_and_empty_input(tmp_path) -> None:
         orbits.load_tle(str(missing))
     with pytest.raises(FileNotFoundError, match="'nope.tle' not found"):
         orbits.load_tle("nope.tle")
+    # Names the OS cannot even look up are "not found" too, not an OSError from deep inside.
+    with pytest.raises(FileNotFoundError, match=r"'xxxxxxxx.*\.\.\.' not found \(OSError"):
+        orbits.load_tle("x" * 5000)
+    with pytest.raises(FileNotFoundError, match=r"'sats\\x00.tle' not found"):
+        orbits.load_tle("sats\x00.tle")
     (tmp_path / "empty.tle").write_text("\n")
     with pytest.raises(orbits.TLEError, match="is empty"):
         orbits.load_tle(tmp_path / "empty.tle")

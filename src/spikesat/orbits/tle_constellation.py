@@ -474,9 +474,16 @@ def load_tle(
                 "text",
             )
         path = Path(path_or_text)
-        if not path.exists():
+        try:
+            exists = path.exists()
+            why = ""
+        except (OSError, ValueError) as err:  # a name too long, or holding a NUL
+            exists, why = False, f" ({type(err).__name__}: {err})"
+        if not exists:
+            shown = str(path) if len(str(path)) <= 200 else str(path)[:200] + "..."
             raise FileNotFoundError(
-                f"TLE file {str(path)!r} not found; pass an existing path or the TLE text itself"
+                f"TLE file {shown!r} not found{why}; pass an existing path or the TLE text "
+                "itself (text holds a line break or starts with '1 ' or '0 ')"
             )
         if not path.is_file():
             raise IsADirectoryError(f"TLE path {str(path)!r} is not a file; pass a .tle file")
