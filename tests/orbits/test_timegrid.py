@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from spikesat.orbits import TimeGrid, time_grid
+from spikesat.orbits.timegrid import MAX_TIME_STEPS
 
 
 def test_length_and_offsets() -> None:
@@ -57,6 +58,16 @@ def test_pickle_round_trip() -> None:
         ({"step_s": -5}, ValueError, "step_s=-5"),
         ({"duration_s": -1}, ValueError, "duration_s=-1"),
         ({"duration_s": float("nan")}, ValueError, "not finite"),
+        ({"duration_s": float("inf")}, ValueError, "duration_s=inf is not finite"),
+        ({"step_s": float("nan")}, ValueError, "step_s=nan is not finite"),
+        ({"step_s": float("-inf")}, ValueError, "not finite"),
+        ({"duration_s": True}, TypeError, "duration_s"),
+        # 1e12 instants (7 TiB of offsets) are refused before anything is allocated.
+        ({"duration_s": 1e9, "step_s": 1e-3}, ValueError, "1,000,000,000,001 instants, more than"),
+        ({"duration_s": 1e9, "step_s": 1e-3}, ValueError, "step_s of at least 100.00001 s"),
+        ({"duration_s": 1e300, "step_s": 1e-300}, ValueError, "infinitely many instants"),
+        ({"duration_s": 1e7, "step_s": 1.0}, ValueError, "10,000,001 instants"),
+        ({"duration_s": 1e12, "step_s": 1e6}, ValueError, "past the year 9999"),
         ({"step_s": "10"}, TypeError, "step_s"),
         ({"start": "yesterday"}, ValueError, "ISO-8601"),
         ({"start": 1234}, TypeError, "UTC datetime"),
@@ -71,3 +82,8 @@ def test_bad_input(kwargs: dict, error: type, match: str) -> None:
 def test_unsorted_offsets_rejected() -> None:
     with pytest.raises(ValueError, match="non-decreasing"):
         TimeGrid("2025-10-03T00:00:00Z", np.array([0.0, 10.0, 5.0]))
+
+
+def test_largest_grid_is_built() -> None:
+    times = time_grid("2025-10-03T00:00:00Z", MAX_TIME_STEPS - 1, 1.0)
+    assert len(times) == MAX_TIME_STEPS

@@ -29,7 +29,7 @@ from spikesat.orbits.stations import (
 )
 from spikesat.orbits.sun import sun_positions_ecef_km, sunlit_fraction
 from spikesat.orbits.timegrid import TimeGrid, time_grid
-from spikesat.orbits.tle import TLEError, TLERecord, parse_tle
+from spikesat.orbits.tle import DuplicateTLEWarning, TLEElements, TLEError, TLERecord, parse_tle
 from spikesat.orbits.tle_constellation import (
     SGP4ErrorWarning,
     SGP4Failure,
@@ -53,6 +53,7 @@ __all__ = [
     "Constellation",
     "Contact",
     "ContactPlan",
+    "DuplicateTLEWarning",
     "GroundLinkSamples",
     "GroundStation",
     "IslLinkSamples",
@@ -65,6 +66,7 @@ __all__ = [
     "StaleTLEWarning",
     "Subpoints",
     "TLEConstellation",
+    "TLEElements",
     "TLEError",
     "TLERecord",
     "TimeGrid",

@@ -207,6 +207,11 @@ class TimeGrid:
         return self._cache["ts"]
 
 
+MAX_TIME_STEPS = 10_000_000
+"""Most instants :func:`time_grid` builds (80 MB of offsets; each propagated satellite needs
+48 bytes per step more)."""
+
+
 def time_grid(start: datetime | str, duration_s: float, step_s: float) -> TimeGrid:
     """Build an evenly spaced time grid.
 
@@ -225,6 +230,15 @@ def time_grid(start: datetime | str, duration_s: float, step_s: float) -> TimeGr
     TimeGrid
         ``floor(duration_s / step_s) + 1`` instants.
 
+    Raises
+    ------
+    ValueError
+        For NaN or infinite values, ``step_s <= 0``, ``duration_s < 0``, a grid of more than
+        :data:`MAX_TIME_STEPS` instants (checked before anything is allocated) or one that ends
+        past year 9999.
+    TypeError
+        For values that are not numbers.
+
     Examples
     --------
     >>> times = time_grid("2025-10-03T00:00:00Z", duration_s=600, step_s=60)
@@ -240,5 +254,25 @@ def time_grid(start: datetime | str, duration_s: float, step_s: float) -> TimeGr
         raise ValueError(f"step_s={step_s!r} must be > 0 seconds (e.g. step_s=10)")
     if duration_s < 0:
         raise ValueError(f"duration_s={duration_s!r} must be >= 0 seconds (e.g. 86400 for a day)")
-    num_steps = math.floor(float(duration_s) / float(step_s) + 1e-9) + 1
-    return TimeGrid(parse_utc(start), np.arange(num_steps, dtype=np.float64) * float(step_s))
+    ratio = float(duration_s) / float(step_s)
+    if not ratio < MAX_TIME_STEPS:  # also catches an overflow to inf
+        raise ValueError(
+            f"time_grid(duration_s={duration_s!r}, step_s={step_s!r}) would hold "
+            f"{_count(ratio)} instants, more than the limit of {MAX_TIME_STEPS:,}; use a "
+            f"step_s of at least {float(duration_s) / (MAX_TIME_STEPS - 1):.8g} s for this "
+            "duration, or split the span into several grids"
+        )
+    num_steps = math.floor(ratio + 1e-9) + 1
+    first = parse_utc(start)
+    try:
+        first + timedelta(seconds=float(duration_s))
+    except OverflowError:
+        raise ValueError(
+            f"duration_s={duration_s!r} from {first.isoformat()} ends past the year 9999; "
+            "pass a shorter duration"
+        ) from None
+    return TimeGrid(first, np.arange(num_steps, dtype=np.float64) * float(step_s))
+
+
+def _count(ratio: float) -> str:
+    return f"{math.floor(ratio) + 1:,}" if math.isfinite(ratio) else "infinitely many"
