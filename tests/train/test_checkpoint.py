@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spikesat.models.checkpoint import save_atomic
+from spikesat.data.cache import save_atomic
 from spikesat.train.checkpoint import load_training_state, save_training_state
 from spikesat.train.core import StepOutput, optimiser_step, run_epochs
 from spikesat.train.optim import adamw_warmup_cosine

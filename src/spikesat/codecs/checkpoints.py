@@ -15,8 +15,7 @@ import torch
 
 from spikesat.codecs.base import Codec
 from spikesat.codecs.registry import create
-from spikesat.data.cache import cache_dir
-from spikesat.models.checkpoint import save_atomic
+from spikesat.data.cache import cache_dir, save_atomic
 
 FORMAT_VERSION = 1
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikesat.models.checkpoint import save_atomic
+from spikesat.data.cache import save_atomic
 
 
 def save_training_state(
