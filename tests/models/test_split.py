@@ -108,3 +108,16 @@ def test_bad_inputs_get_clear_errors() -> None:
             models.create("resnet18", in_chans=bad)
     with pytest.raises(TypeError):
         models.create("resnet18", depth=50)
+
+
+def test_split_parts_take_the_model_mode() -> None:
+    from spikesat.train import evaluate
+
+    lam = models.create("vit-micro-p8").eval()
+    sm = models.split(lam, at="blocks.1")
+    assert not sm.training and not sm.onboard.training and not sm.remote.training
+    x = torch.randn(4, 3, 64, 64)
+    evaluate(sm.remote, (sm.onboard(x), torch.zeros(4, dtype=torch.long)))
+    # evaluate restores the part's mode: it must not leave the LAM's blocks training.
+    assert not any(m.training for m in lam.modules())
+    assert models.split(lam.train(), at="blocks.1").remote.training

@@ -35,6 +35,10 @@ class SplitModel(nn.Module):
         self.model_name = model.name
         self.onboard = _sequential(model, 0, index + 1)
         self.remote = _sequential(model, index + 1, len(model.stage_names))
+        # The wrappers take the model's mode, so that a helper which restores a part's mode
+        # (``model.train(was_training)``) cannot switch a model in eval mode back to training.
+        for wrapper in (self, self.onboard, self.remote):
+            wrapper.training = model.training
 
     @property
     def head(self) -> nn.Module:

@@ -63,7 +63,7 @@ def demo_lam(
     Returns
     -------
     (LAM, Splits, dict)
-        The model, its data and a record (``cached``, ``checkpoint``, training figures).
+        The model (in eval mode), its data and a record (``cached``, ``checkpoint``, training figures).
     """
     splits = load_data_splits(
         source, data_dir, num_train=num_train, num_test=min(1000, num_train), seed=seed
@@ -73,7 +73,7 @@ def demo_lam(
     if path.is_file():
         lam, meta = models.load_checkpoint(path)
         meta = {**meta, "cached": True, "shipped": shipped, "checkpoint": str(path)}
-        return lam, splits, meta
+        return lam.eval(), splits, meta
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         lam = models.create(DEMO_MODEL, in_chans=splits.in_chans, num_classes=len(splits.classes))
@@ -91,7 +91,7 @@ def demo_lam(
         "data": splits.name,
     }
     models.save_checkpoint(lam, path, meta=meta)
-    return lam, splits, {**meta, "cached": False, "shipped": False, "checkpoint": str(path)}
+    return lam.eval(), splits, {**meta, "cached": False, "shipped": False, "checkpoint": str(path)}
 
 
 def refit_head(lam: models.LAM, train: tuple[torch.Tensor, torch.Tensor], seed: int) -> None:
