@@ -194,6 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke configuration")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.time()
@@ -251,6 +252,7 @@ def main() -> None:
         {"layers": layers, "traces": trace, "atmosphere": atmosphere, "quick": args.quick},
         columns,
         rows,
+        out_dir=args.out,
         started_s=started,
         notes=notes,
     )

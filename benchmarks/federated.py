@@ -167,6 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke configuration")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args()
     started = time.time()
     data_root = os.environ.get("SPIKESAT_DATA_DIR")
@@ -287,6 +288,7 @@ def main() -> None:
         results,
         columns,
         rows,
+        out_dir=args.out,
         started_s=started,
         notes=notes,
     )
