@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,7 @@ SUMMARY_COLUMNS = (
     "goal",
     "met",
     "wall time (s)",
+    "CPU time (s)",
 )
 
 
@@ -83,6 +85,12 @@ def _latest_result(area_dir: Path, since: float) -> tuple[Path | None, dict[str,
     return path, payload
 
 
+def _children_cpu_s() -> float:
+    """User + system CPU time of this process's finished, waited-for children [s]."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_area(
     area: str,
     benchmarks_dir: Path,
@@ -93,7 +101,8 @@ def run_area(
     """Run one benchmark script in a subprocess and read back its headline.
 
     Returns a dict with ``area``, ``status`` ("ok", "failed", "timeout" or "no-headline"),
-    ``returncode``, ``wall_s``, ``command``, ``log``, ``json``, ``png`` and ``headline``.
+    ``returncode``, ``wall_s``, ``cpu_s`` (user + system time of the script and the processes
+    it waited for), ``command``, ``log``, ``json``, ``png`` and ``headline``.
     """
     area_dir = out / area
     area_dir.mkdir(parents=True, exist_ok=True)
@@ -102,6 +111,7 @@ def run_area(
     command += ["--quick"] if quick else []
     command += ["--out", str(area_dir)]
     began = time.time()
+    cpu_before = _children_cpu_s()
     returncode: int | None
     with open(log, "w") as fh:
         fh.write("$ " + " ".join(command) + "\n")
@@ -121,6 +131,7 @@ def run_area(
             returncode = None
             fh.write(f"\nspikesat bench: stopped after the {timeout_s:g} s timeout\n")
     wall_s = time.time() - began
+    cpu_s = _children_cpu_s() - cpu_before
     json_path, payload = _latest_result(area_dir, began)
     head = (payload or {}).get("headline")
     if returncode is None:
@@ -146,6 +157,7 @@ def run_area(
         "status": status,
         "returncode": returncode,
         "wall_s": round(wall_s, 2),
+        "cpu_s": round(cpu_s, 2),
         "command": command,
         "log": str(log),
         "json": None if json_path is None else str(json_path),
@@ -178,7 +190,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         "",
         f"Benchmarks: `{summary['benchmarks_dir']}`  ",
         f"Finished {summary['finished_utc']}, total wall time {summary['wall_s']:.1f} s, "
-        f"{summary['cpu_count']} CPUs",
+        f"{summary['cpu_count']} CPUs (CPU time: the script's and its children's user + "
+        "system time, which other jobs on the machine do not inflate)",
         "",
         "| " + " | ".join(SUMMARY_COLUMNS) + " |",
         "| " + " | ".join("---" for _ in SUMMARY_COLUMNS) + " |",
@@ -193,6 +206,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             _cell(head.get("goal")),
             _met(entry),
             f"{entry['wall_s']:.1f}",
+            f"{entry['cpu_s']:.1f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
