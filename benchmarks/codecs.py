@@ -63,12 +63,14 @@ def _args() -> argparse.Namespace:
     p.add_argument("--lambdas", default="0.0005,0.002,0.008")
     p.add_argument("--qualities", default="5,10,20,30,50,70,90")
     p.add_argument("--modcod", default="QPSK 1/2")
+    p.add_argument("--throughput-examples", type=int, default=256, help="batch for enc/dec speed")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=RESULTS_DIR)
     p.add_argument("--tag", default="", help="suffix of the result files (codecs-<tag>)")
     args = p.parse_args()
     if args.quick:
-        args.num_train, args.num_test, args.epochs, args.lam_epochs = 800, 200, 1, 1
+        args.num_train, args.num_test, args.epochs, args.lam_epochs = 400, 100, 1, 1
+        args.throughput_examples = 32
         args.lambdas, args.qualities, args.splits = "0.003", "20,70", "blocks.3"
     return args
 
@@ -115,9 +117,9 @@ def _batched(module: torch.nn.Module, x: torch.Tensor, batch: int = 256) -> torc
     return torch.cat([module(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
-def _throughput(codec: Any, x: torch.Tensor) -> tuple[float, float]:
-    """Examples per second of compress and of decompress on ``x`` (one batch of up to 256)."""
-    x = x[:256]
+def _throughput(codec: Any, x: torch.Tensor, limit: int = 256) -> tuple[float, float]:
+    """Examples per second of compress and of decompress on ``x`` (one batch of ``limit``)."""
+    x = x[:limit]
     began = time.perf_counter()
     streams = codec.compress(x)
     encode_s = time.perf_counter() - began
@@ -214,7 +216,15 @@ def main() -> None:
         for q in qualities:
             codec = create(name, 3, quality=q, mean=RGB_MEAN, std=RGB_STD)
             result = evaluate_codec(codec, images, labels, lam)
-            rows.append(_row("raw image", name, f"q={q}", result, _throughput(codec, images)))
+            rows.append(
+                _row(
+                    "raw image",
+                    name,
+                    f"q={q}",
+                    result,
+                    _throughput(codec, images, args.throughput_examples),
+                )
+            )
             print(
                 f"{name} q={q}: {result['bytes_per_example']:.0f} B, acc {result['accuracy']:.4f}"
             )
@@ -236,7 +246,9 @@ def main() -> None:
             codec = create(name, channels, **kwargs)
             result = evaluate_codec(codec, feats, labels, split.remote)
             setting = kwargs.get("compressor", "-")
-            rows.append(_row(at, name, setting, result, _throughput(codec, feats)))
+            rows.append(
+                _row(at, name, setting, result, _throughput(codec, feats, args.throughput_examples))
+            )
         for name in ("factorized", "hyperprior"):
             began = time.time()
             entries = train_lambda_sweep(
@@ -257,7 +269,11 @@ def main() -> None:
                 result = evaluate_codec(entry.codec, feats, labels, split.remote)
                 rows.append(
                     _row(
-                        at, name, f"lambda={entry.lmbda:g}", result, _throughput(entry.codec, feats)
+                        at,
+                        name,
+                        f"lambda={entry.lmbda:g}",
+                        result,
+                        _throughput(entry.codec, feats, args.throughput_examples),
                     )
                 )
                 print(
@@ -303,7 +319,10 @@ def main() -> None:
         tr_labels,
         split.remote,
         CodecTrainConfig(
-            num_epochs=max(2 * args.epochs, 2), batch_size=128, lr=2e-3, seed=args.seed
+            num_epochs=1 if args.quick else max(2 * args.epochs, 2),
+            batch_size=128,
+            lr=2e-3,
+            seed=args.seed,
         ),
     )
     cliff = {
@@ -516,8 +535,9 @@ def _notes(args, lam_meta, base_acc, full_test_acc, goals, num_test) -> str:
     ]
     if args.quick:
         lines.append(
-            "--quick: a smoke configuration (a LAM trained 1 epoch on 800 images, one split, one "
-            "lambda, 2 qualities, 200 test images), not a result."
+            "--quick: a smoke configuration (a LAM trained 1 epoch on 400 images, one split, one "
+            "lambda, 2 qualities, 100 test images, DeepJSCC 1 epoch, speeds on 32 examples), "
+            "not a result."
         )
     return "\n\n".join(lines)
 
