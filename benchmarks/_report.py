@@ -1,7 +1,10 @@
 """Shared output for the benchmark scripts: hardware facts and JSON + Markdown results.
 
 Every benchmark writes ``<out>/<name>.json`` (machine-readable, with the hardware and the
-command that produced it) and ``<out>/<name>.md`` (a readable table), and prints the table.
+command that produced it), ``<out>/<name>.md`` (a readable table) and ``<out>/<name>.png`` (one
+figure), and prints the table. Its JSON carries a ``headline`` (see :func:`headline`): the one
+figure ``spikesat bench`` puts in its summary, next to the peer's figure from the same run, the
+ratio and the goal.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +81,60 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join([head, rule, *body])
 
 
+def headline(
+    figure: str, peer: str, ratio: float | None, goal: str, met: bool | None
+) -> dict[str, Any]:
+    """The one-line result of a benchmark, as ``spikesat bench`` summarises it.
+
+    Parameters
+    ----------
+    figure : str
+        spikesat's number, with its unit and what it is (e.g. ``"contact plan 6.3 s CPU"``).
+    peer : str
+        The peer's number measured in the same run, or ``""`` where the area has no peer.
+    ratio : float or None
+        The comparison the goal is stated in (its meaning is in ``goal``), or None.
+    goal : str
+        The goal, from the benchmark's own docstring, including what the ratio means.
+    met : bool or None
+        Whether this run met the goal (None where it cannot be decided).
+    """
+    if not isinstance(figure, str) or not figure:
+        raise ValueError(f"headline figure must be a non-empty str, got {figure!r}")
+    if not isinstance(peer, str):
+        raise TypeError(f"headline peer must be a str ('' for no peer), got {peer!r}")
+    if not isinstance(goal, str) or not goal:
+        raise ValueError(f"headline goal must be a non-empty str, got {goal!r}")
+    if ratio is not None:
+        ratio = float(ratio)
+    if met is not None:
+        met = bool(met)
+    return {"figure": figure, "peer": peer, "ratio": ratio, "goal": goal, "met": met}
+
+
+PlotFn = Callable[[Any], None]
+"""Draws one benchmark's figure on the matplotlib ``Figure`` it is given."""
+
+
+def save_plot(draw: PlotFn, path: Path | str, figsize: tuple[float, float] = (7.0, 4.5)) -> Path:
+    """Draw ``draw(fig)`` on a new matplotlib figure (Agg backend) and write it as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=figsize)
+    try:
+        draw(fig)
+        fig.tight_layout()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
+    return path
+
+
 def write_results(
     name: str,
     results: dict[str, Any],
@@ -86,8 +143,10 @@ def write_results(
     out_dir: Path | str = RESULTS_DIR,
     started_s: float | None = None,
     notes: str = "",
+    headline: dict[str, Any] | None = None,
+    plot: PlotFn | Path | str | None = None,
 ) -> Path:
-    """Write ``name.json`` and ``name.md`` under ``out_dir`` and print the table.
+    """Write ``name.json``, ``name.md`` (and ``name.png``) under ``out_dir``; print the table.
 
     Parameters
     ----------
@@ -103,9 +162,24 @@ def write_results(
         ``time.time()`` at the start, to record the wall time of the whole run.
     notes : str
         Free text (method, caveats) written under the table.
+    headline : dict, optional
+        The run's headline, built with :func:`headline`; stored as ``"headline"`` in the JSON.
+    plot : callable or path, optional
+        A function drawing the area's figure on a matplotlib ``Figure`` (written to
+        ``name.png``), or the path of a PNG the script already wrote; stored as ``"plot"``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if headline is not None and set(headline) != {"figure", "peer", "ratio", "goal", "met"}:
+        raise ValueError(
+            "headline must have exactly the keys figure, peer, ratio, goal, met "
+            f"(build it with _report.headline), got {sorted(headline)}"
+        )
+    png = None
+    if callable(plot):
+        png = save_plot(plot, out / f"{name}.png")
+    elif plot is not None:
+        png = Path(plot)
     payload = {
         "benchmark": name,
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -113,6 +187,8 @@ def write_results(
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "wall_time_s": None if started_s is None else round(time.time() - started_s, 2),
         "hardware": hardware_info(),
+        "headline": headline,
+        "plot": None if png is None else os.path.relpath(png.resolve(), out.resolve()),
         "results": results,
     }
     (out / f"{name}.json").write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")
@@ -124,9 +200,10 @@ def write_results(
         f"Hardware: {hw['cpu']} ({hw['cpu_count']} CPUs, torch threads {hw['torch_threads']}), "
         f"GPU: {hw['gpu'] or 'none'}  ",
         f"Wall time: {payload['wall_time_s']} s, revision {payload['git_revision']}",
-        "",
-        markdown_table(columns, rows),
     ]
+    if headline is not None:
+        md += ["", headline_line(headline)]
+    md += ["", markdown_table(columns, rows)]
     if notes:
         md += ["", notes]
     (out / f"{name}.md").write_text("\n".join(md) + "\n")
@@ -137,6 +214,18 @@ def write_results(
         table.add_row(*(_fmt(v) for v in row))
     Console().print(table)
     return out / f"{name}.json"
+
+
+def headline_line(head: dict[str, Any]) -> str:
+    """One readable line for a headline: figure, peer, ratio, goal and verdict."""
+    verdict = {True: "MET", False: "NOT MET", None: "not decided"}[head["met"]]
+    parts = [f"**Headline:** {head['figure']}"]
+    if head["peer"]:
+        parts.append(f"peer in the same run: {head['peer']}")
+    if head["ratio"] is not None:
+        parts.append(f"ratio {head['ratio']:.4g}")
+    parts.append(f"goal: {head['goal']} ({verdict})")
+    return "; ".join(parts)
 
 
 def _fmt(value: Any) -> str:

@@ -58,6 +58,12 @@ class SpikesatGroup(LazyGroup):
             "command",
             "Federated fine-tuning over a constellation's contact plan.",
         ),
+        LazyCommand(
+            "bench",
+            "spikesat.cli.bench",
+            "command",
+            "Run every benchmark script; write summary.json, summary.md and one PNG per area.",
+        ),
     )
 
 
