@@ -63,7 +63,8 @@ def demo_lam(
     Returns
     -------
     (LAM, Splits, dict)
-        The model (in eval mode), its data and a record (``cached``, ``checkpoint``, training figures).
+        The model (in eval mode), its data and a record (``cached``, ``shipped``,
+        ``checkpoint``, training figures).
     """
     splits = load_data_splits(
         source, data_dir, num_train=num_train, num_test=min(1000, num_train), seed=seed
