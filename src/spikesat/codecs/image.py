@@ -107,6 +107,8 @@ class ImageCodec(Codec):
         for body in payloads:
             try:
                 with Image.open(io.BytesIO(body)) as image:
+                    if image.size != (shape[2], shape[1]):  # before Pillow allocates anything
+                        raise ValueError(f"image is {image.size[::-1]}, header says {shape[1:]}")
                     pixels = np.asarray(image.convert(mode))
             except OSError as err:
                 raise ValueError(f"undecodable {self.pil_format} payload: {err}") from None
