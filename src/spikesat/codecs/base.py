@@ -279,6 +279,7 @@ class Codec(nn.Module):
         shape: Sequence[int] | None = None,
         fill_value: float = 0.0,
         first_example_id: int = 0,
+        stream_id: int | None = None,
     ) -> Tensor | DecodeResult:
         """Verify and decode bitstreams to a feature batch.
 
@@ -298,13 +299,20 @@ class Codec(nn.Module):
             examples (the others decode as usual); it never fails the batch for damage.
         shape : sequence of int, optional
             The expected example shape ``(N, D)`` or ``(C, H, W)``: examples declaring
-            another are damaged. Without it the shape most examples declare is used (ties:
-            the earliest). Needed with ``on_error="flag"`` to return a result when every
-            example is damaged.
+            another are damaged. Without it the shape most examples declare is used (with a
+            tie, every example is damaged). Needed with ``on_error="flag"`` to return a
+            result when every example is damaged.
         fill_value : float
             Value written into the rows of damaged examples.
         first_example_id : int
             The example id of ``bitstreams[0]`` (as passed to :meth:`compress`).
+        stream_id : int, optional
+            The stream the batch must be (when the receiver knows it). Without it, the stream
+            most intact examples carry is the batch's, and examples of other streams are
+            damaged; when no stream has a majority, every intact example is. (An example moved
+            whole from another stream into its own slot is, without ``stream_id``,
+            indistinguishable from that stream's example and decodes as such when its stream
+            has the majority.)
 
         Returns
         -------
@@ -335,14 +343,21 @@ class Codec(nn.Module):
         labels = [
             f"bitstreams[{p}] (example {first_example_id + p})" for p in range(len(bitstreams))
         ]
-        found = self._read_examples(bitstreams, first_example_id, expected_shape, reasons, labels)
+        if stream_id is not None and (
+            isinstance(stream_id, bool)
+            or not isinstance(stream_id, int)
+            or not 0 <= stream_id <= MAX_STREAM_ID
+        ):
+            raise ValueError(f"stream_id must be an int in 0..{MAX_STREAM_ID}, got {stream_id!r}")
+        found = self._read_examples(
+            bitstreams, first_example_id, stream_id, expected_shape, reasons, labels
+        )
         if on_error == "raise" and reasons:
             raise _first_error(reasons)
-        shapes = [s for _, s, _ in found.values()]
         if expected_shape is not None:
             out_shape = expected_shape
-        elif shapes:
-            out_shape = _most_common(shapes)
+        elif found:
+            out_shape = next(iter(found.values()))[1]
         else:
             raise ValueError(
                 f"every one of the {len(bitstreams)} bitstreams is damaged ({reasons[0]}); pass "
@@ -366,15 +381,16 @@ class Codec(nn.Module):
         self,
         bitstreams: list[Bitstream],
         first_example_id: int,
+        stream_id: int | None,
         expected_shape: tuple[int, ...] | None,
         reasons: dict[int, str],
         labels: list[str],
     ) -> dict[int, tuple[int, tuple[int, ...], bytes]]:
         """Verify each bitstream and its place in the batch; ``pos -> (stream, shape, body)``.
 
-        Records why each damaged example is damaged in ``reasons``. The batch's stream is
-        the one most intact examples carry (ties: the earliest); an example of another stream
-        is damaged, and so is one that does not hold example ``first_example_id + pos``.
+        Records why each damaged example is damaged in ``reasons``: one that does not hold
+        example ``first_example_id + pos``, or (see :meth:`_check_batch_agrees`) one of
+        another stream or shape than the batch's.
         """
         key = self.identity()
         found: dict[int, tuple[int, tuple[int, ...], bytes]] = {}
@@ -401,24 +417,55 @@ class Codec(nn.Module):
                 found[pos] = (packet.stream_id, example_shape_, body)
             except ValueError as err:
                 reasons[pos] = f"{labels[pos]}: {err}"
-        if found:
-            stream_id = _most_common([s for s, _, _ in found.values()])
-            example_shape_ = _most_common([s for _, s, _ in found.values()])
-            for pos, (sid, shp, _) in list(found.items()):
-                if sid != stream_id:
-                    reasons[pos] = (
-                        f"{labels[pos]}: it belongs to stream {sid:08x} but "
-                        f"the batch's other examples to stream {stream_id:08x}: bitstreams of "
-                        "different compress calls are mixed"
-                    )
-                elif shp != example_shape_:
-                    reasons[pos] = (
-                        f"{labels[pos]}: it declares example shape {shp} "
-                        f"but the batch's other examples {example_shape_}"
-                    )
-                if pos in reasons:
-                    del found[pos]
+        self._check_batch_agrees(found, stream_id, expected_shape, reasons, labels)
         return found
+
+    @staticmethod
+    def _check_batch_agrees(
+        found: dict[int, tuple[int, tuple[int, ...], bytes]],
+        stream_id: int | None,
+        expected_shape: tuple[int, ...] | None,
+        reasons: dict[int, str],
+        labels: list[str],
+    ) -> None:
+        """Keep in ``found`` only the examples of the batch's stream and shape.
+
+        The batch's stream is ``stream_id`` when given, else the one a plurality of the intact
+        examples carry; with a tie no stream is trusted and every intact example is damaged
+        (the decoder cannot tell which stream the batch is). The shape likewise.
+        """
+        if not found:
+            return
+        streams = [sid for sid, _, _ in found.values()]
+        batch_stream = stream_id if stream_id is not None else _plurality(streams)
+        for pos, (sid, _, _) in list(found.items()):
+            if sid == batch_stream:
+                continue
+            if stream_id is not None:
+                why = f"not the expected stream {stream_id:08x}"
+            elif batch_stream is None:
+                why = (
+                    f"and the batch's intact examples belong to {len(set(streams))} streams, "
+                    "none of them in the majority"
+                )
+            else:
+                why = f"but most of the batch's examples to stream {batch_stream:08x}"
+            reasons[pos] = (
+                f"{labels[pos]}: it belongs to stream {sid:08x}, {why}: bitstreams of different "
+                "compress calls are mixed"
+            )
+            del found[pos]
+        if expected_shape is not None or not found:
+            return
+        shapes = [shp for _, shp, _ in found.values()]
+        batch_shape = _plurality(shapes)
+        for pos, (_, shp, _) in list(found.items()):
+            if shp != batch_shape:
+                others = "no shape in the majority" if batch_shape is None else batch_shape
+                reasons[pos] = (
+                    f"{labels[pos]}: it declares example shape {shp}, the batch's examples {others}"
+                )
+                del found[pos]
 
     def _decode_examples(
         self,
@@ -545,10 +592,12 @@ def _check_first_example_id(value: Any) -> int:
     return value
 
 
-def _most_common(items: list[Any]) -> Any:
-    """The most frequent item; ties go to the one seen first."""
-    counts = Counter(items)
-    return max(counts, key=lambda item: (counts[item], -items.index(item)))
+def _plurality(items: list[Any]) -> Any:
+    """The most frequent item, or None when two or more tie for first place."""
+    ranked = Counter(items).most_common(2)
+    if len(ranked) == 2 and ranked[0][1] == ranked[1][1]:
+        return None
+    return ranked[0][0]
 
 
 def _first_error(reasons: dict[int, str]) -> ValueError:

@@ -245,9 +245,12 @@ class LearnedCodec(Codec):
         shape: Sequence[int] | None = None,
         fill_value: float = 0.0,
         first_example_id: int = 0,
+        stream_id: int | None = None,
     ) -> Tensor | DecodeResult:
         self.ensure_tables()
-        return super().decompress(bitstreams, on_error, shape, fill_value, first_example_id)
+        return super().decompress(
+            bitstreams, on_error, shape, fill_value, first_example_id, stream_id
+        )
 
     def identity_extra(self) -> bytes:
         """The entropy-table fingerprint: a stream decodes only with the tables that coded it."""
