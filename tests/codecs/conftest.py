@@ -69,3 +69,17 @@ def images():
         return torch.rand(3, 3, size, size, generator=torch.Generator().manual_seed(seed))
 
     return make
+
+
+@pytest.fixture
+def inputs(images):
+    """``inputs(name, seed, size=16)``: a batch of 3 examples ``[3, 3, size, size]`` for codec
+    ``name``: images in [0, 1] for the image codecs, features in [0, 10] for the others (so
+    even an untrained learned codec gives every example its own bytes and decode)."""
+    from spikesat.codecs import CODECS
+
+    def make(name: str, seed: int = 0, size: int = 16):
+        scale = 1.0 if not CODECS.get(name).accepts_tokens else 10.0
+        return images(seed, size) * scale
+
+    return make

@@ -28,12 +28,16 @@ FUZZ = settings(
 _CASES: dict[str, tuple] = {}
 
 
-def _case(name: str, small_codec, images) -> tuple:
-    """Per codec, once: the codec, two streams of 3 examples and the clean decode."""
+def _case(name: str, small_codec, inputs) -> tuple:
+    """Per codec, once: the codec, two streams of 3 examples and their clean decodes."""
     if name not in _CASES:
         codec = small_codec(name)
-        a, b = codec.compress(images(0)), codec.compress(images(1))
-        _CASES[name] = (codec, a, b, codec.decompress(a), codec.decompress(b))
+        a, b = codec.compress(inputs(name, 0)), codec.compress(inputs(name, 1))
+        clean, other = codec.decompress(a), codec.decompress(b)
+        for i in range(3):  # every slot tells a wrong decode from a right one
+            assert not torch.equal(clean[i], other[i])
+            assert not torch.equal(clean[i], clean[(i + 1) % 3])
+        _CASES[name] = (codec, a, b, clean, other)
     return _CASES[name]
 
 
@@ -132,16 +136,16 @@ def _apply(ops, a: list[Bitstream], b: list[Bitstream]) -> list[bytes]:
 @pytest.mark.parametrize("name", BYTE_CODECS)
 @FUZZ
 @given(ops=st.lists(corruption, min_size=1, max_size=3))
-def test_random_corruptions_never_decode_silently(name, ops, small_codec, images) -> None:
-    codec, a, b, clean, other = _case(name, small_codec, images)
+def test_random_corruptions_never_decode_silently(name, ops, small_codec, inputs) -> None:
+    codec, a, b, clean, other = _case(name, small_codec, inputs)
     _assert_never_silent(codec, _apply(ops, a, b), clean, other)
 
 
 @pytest.mark.parametrize("name", BYTE_CODECS)
 @FUZZ
 @given(flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 7)), min_size=1))
-def test_bit_flips_anywhere_never_decode_silently(name, flips, small_codec, images) -> None:
-    codec, a, _, clean, other = _case(name, small_codec, images)
+def test_bit_flips_anywhere_never_decode_silently(name, flips, small_codec, inputs) -> None:
+    codec, a, _, clean, other = _case(name, small_codec, inputs)
     data = bytearray(b"".join(s.to_bytes() for s in a))
     for at, bit in flips:
         data[at % len(data)] ^= 1 << bit

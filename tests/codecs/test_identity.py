@@ -54,12 +54,14 @@ def _assert_only_1_damaged(codec, batch, clean, match: str, **kw) -> None:
 
 
 @pytest.fixture
-def setup(small_codec, images, request):
+def setup(small_codec, inputs, request):
     name = request.param
     codec = small_codec(name)
-    x = images(0)
+    x = inputs(name, 0)
     streams = codec.compress(x)
-    return name, codec, x, streams, codec.decompress(streams)
+    clean = codec.decompress(streams)
+    assert not torch.equal(clean[0], clean[1]), "examples must differ for the checks to bite"
+    return name, codec, x, streams, clean
 
 
 def test_byte_codecs_come_from_the_registry() -> None:
@@ -77,9 +79,9 @@ def test_byte_codecs_come_from_the_registry() -> None:
 
 
 @pytest.mark.parametrize("setup", BYTE_CODECS, indirect=True)
-def test_packets_of_another_stream_are_caught(setup, images) -> None:
-    _, codec, _, a, clean = setup
-    b = codec.compress(images(1))
+def test_packets_of_another_stream_are_caught(setup, inputs) -> None:
+    name, codec, _, a, clean = setup
+    b = codec.compress(inputs(name, 1))
     assert _stream_id(a[0]) != _stream_id(b[0])
     assert a[1].num_packets >= 3, "the scenario needs an example of 3 or more packets"
     # Packets 0 and 2.. of the first stream, packet 1 of the second (same example, same index).
@@ -106,10 +108,10 @@ def test_swapped_and_duplicated_examples_are_caught(setup) -> None:
 
 
 @pytest.mark.parametrize("setup", BYTE_CODECS, indirect=True)
-def test_streams_of_a_foreign_codec_are_caught(setup, small_codec) -> None:
+def test_streams_of_a_foreign_codec_are_caught(setup, small_codec, inputs) -> None:
     name, codec, x, a, clean = setup
     other_name = BYTE_CODECS[(BYTE_CODECS.index(name) + 1) % len(BYTE_CODECS)]
-    other = small_codec(other_name).compress(x, stream_id=_stream_id(a[0]))
+    other = small_codec(other_name).compress(inputs(other_name), stream_id=_stream_id(a[0]))
     _assert_only_1_damaged(codec, [a[0], other[1], a[2]], clean, "codec id")
     if name in ALT_OPTIONS:  # same wire id, another configuration: the digest differs
         alt = small_codec(name, **ALT_OPTIONS[name])

@@ -218,9 +218,12 @@ class Packet:
             (older versions are named), a broken varint, or fewer bytes than the header
             declares (truncation).
         """
-        if data[offset : offset + 2] != MAGIC:
+        head = bytes(data[offset : offset + 2])
+        if len(head) < len(MAGIC) and MAGIC.startswith(head):
+            raise ValueError(f"truncated packet header at byte {offset}")
+        if head != MAGIC:
             raise ValueError(
-                f"bad magic {bytes(data[offset : offset + 2])!r} at byte {offset}: expected "
+                f"bad magic {head!r} at byte {offset}: expected "
                 f"{MAGIC!r} (not a spikesat packet, or corrupted)"
             )
         if offset + _FIXED_HEADER_BYTES > len(data):
