@@ -7,6 +7,8 @@ new codec cannot escape it. Each one raises ``ValueError`` by default and, with
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -260,7 +262,9 @@ def test_stream_ids_come_from_the_codec_generator(small_codec, images) -> None:
     codec.seed_stream_ids(11)
     assert [s.to_bytes() for s in codec.compress(x)] == first
     assert torch.equal(torch.random.get_rng_state(), state), "torch's global RNG was used"
-    ids = {_stream_id(codec.compress(x[:1])[0]) for _ in range(20)}
+    fresh = small_codec("int8")
+    twin = copy.deepcopy(fresh)  # a copy does not repeat the original's ids
+    ids = {_stream_id(c.compress(x[:1])[0]) for _ in range(10) for c in (fresh, twin)}
     assert len(ids) == 20
     with pytest.raises(ValueError, match="stream_id"):
         codec.compress(x, stream_id=2**32)

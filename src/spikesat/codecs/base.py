@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import operator
+import secrets
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -191,13 +192,14 @@ class Codec(nn.Module):
 
     # -- stream identity --------------------------------------------------------------------
     def seed_stream_ids(self, seed: int | None) -> None:
-        """Seed the generator of stream ids (None: fresh operating-system entropy).
+        """Seed the generator of stream ids (None, the default: operating-system entropy).
 
-        Each :meth:`compress` call draws one stream id from this codec's own
-        ``numpy.random.Generator`` (never torch's global generator); a seeded codec writes the
-        same bytes for the same input.
+        Each :meth:`compress` call draws one stream id: by default from ``secrets`` (so copies
+        of a codec never repeat each other's ids), once seeded from this codec's own
+        ``numpy.random.Generator``, so that a seeded codec writes the same bytes for the same
+        input. Torch's global generator is never used.
         """
-        self._stream_rng = np.random.default_rng(seed)
+        self._stream_rng = None if seed is None else np.random.default_rng(seed)
 
     def identity(self) -> bytes:
         """The 16-byte identity that keys every example digest this codec writes and reads.
@@ -252,7 +254,12 @@ class Codec(nn.Module):
         shape = example_shape(x)
         self._check_shape_bounds(shape)
         if stream_id is None:
-            stream_id = int(self._stream_rng.integers(0, MAX_STREAM_ID + 1))
+            rng = self._stream_rng
+            stream_id = (
+                secrets.randbits(MAX_STREAM_ID.bit_length())
+                if rng is None
+                else int(rng.integers(0, MAX_STREAM_ID + 1))
+            )
         elif isinstance(stream_id, bool) or not isinstance(stream_id, int):
             raise TypeError(f"stream_id must be an int, got {type(stream_id).__name__}")
         elif not 0 <= stream_id <= MAX_STREAM_ID:
