@@ -114,8 +114,9 @@ def test_training_trades_rate_for_accuracy_and_checkpoints_round_trip(tmp_path) 
     torch.save(entries[0].codec, buffer)
     buffer.seek(0)
     restored = torch.load(buffer, weights_only=False)
-    streams = entries[0].codec.compress(x[:8])
-    assert [s.to_bytes() for s in restored.compress(x[:8])] == [s.to_bytes() for s in streams]
+    streams = entries[0].codec.compress(x[:8], stream_id=9)
+    again = restored.compress(x[:8], stream_id=9)
+    assert [s.to_bytes() for s in again] == [s.to_bytes() for s in streams]
     assert torch.equal(restored.decompress(streams), entries[0].codec.decompress(streams))
     # the checkpoint written by the sweep (weights_only load, fresh codec)
     loaded, meta = load_codec(entries[0].checkpoint)
