@@ -40,3 +40,46 @@ def stand_in_link() -> type[StandInLink]:
 def fixed_loss() -> type[FixedLoss]:
     """The :class:`FixedLoss` class: ``fixed_loss(p)`` loses every packet with probability p."""
     return FixedLoss
+
+
+SMALL_OPTIONS: dict[str, dict] = {
+    "factorized": {"hidden_channels": 8, "latent_channels": 4},
+    "hyperprior": {"hidden_channels": 8, "latent_channels": 4, "hyper_channels": 2},
+}
+"""Small learned codecs, so the per-codec contract tests stay fast."""
+
+
+@pytest.fixture
+def small_codec():
+    """``small_codec(name, **options)``: a byte codec on RGB maps with 48-byte packets."""
+    from spikesat.codecs import create
+
+    def make(name: str, **options):
+        return create(name, 3, mtu_bytes=48, **{**SMALL_OPTIONS.get(name, {}), **options}).eval()
+
+    return make
+
+
+@pytest.fixture
+def images():
+    """``images(seed, size=16)``: a batch of 3 RGB images ``[3, 3, size, size]`` in [0, 1]."""
+    import torch
+
+    def make(seed: int = 0, size: int = 16):
+        return torch.rand(3, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+    return make
+
+
+@pytest.fixture
+def inputs(images):
+    """``inputs(name, seed, size=16)``: a batch of 3 examples ``[3, 3, size, size]`` for codec
+    ``name``: images in [0, 1] for the image codecs, features in [0, 10] for the others (so
+    even an untrained learned codec gives every example its own bytes and decode)."""
+    from spikesat.codecs import CODECS
+
+    def make(name: str, seed: int = 0, size: int = 16):
+        scale = 1.0 if not CODECS.get(name).accepts_tokens else 10.0
+        return images(seed, size) * scale
+
+    return make

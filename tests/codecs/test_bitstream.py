@@ -9,11 +9,13 @@ import pytest
 import torch
 
 from spikesat.codecs import Bitstream, Packet, create
-from spikesat.codecs.bitstream import MAGIC, decode_varint, encode_varint
+from spikesat.codecs.bitstream import MAGIC, VERSION, decode_varint, encode_varint, example_digest
 
 
 def _stream(payload: bytes = b"spikesat payload", mtu: int = 1500, codec_id: int = 3) -> Bitstream:
-    return Bitstream.from_payload(payload, codec_id=codec_id, example_id=7, mtu_bytes=mtu)
+    return Bitstream.from_payload(
+        payload, codec_id=codec_id, example_id=7, stream_id=0xC0FFEE, mtu_bytes=mtu
+    )
 
 
 @pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 16383, 16384, 2**32 - 1])
@@ -44,14 +46,15 @@ def test_packets_respect_mtu_and_reassemble() -> None:
 def test_header_fields_and_crc_layout() -> None:
     packet = _stream(b"abc").packets[0]
     assert packet.raw.startswith(MAGIC)
-    assert (packet.version, packet.codec_id, packet.example_id, packet.index, packet.count) == (
-        1,
-        3,
-        7,
-        0,
-        1,
-    )
+    fields = (packet.version, packet.codec_id, packet.stream_id, packet.example_id)
+    assert fields == (VERSION, 3, 0xC0FFEE, 7)
+    assert (packet.index, packet.count, packet.payload) == (0, 1, b"abc")
+    assert int.from_bytes(packet.raw[4:8], "big") == 0xC0FFEE
+    digest = example_digest(b"abc", stream_id=0xC0FFEE, example_id=7, count=1)
+    assert packet.digest == digest and packet.raw[-8:-4] == digest
     assert int.from_bytes(packet.raw[-4:], "big") == zlib.crc32(packet.raw[:-4])
+    # magic 2 + version 1 + codec 1 + stream 4 + 4 one-byte varints + digest 4 + CRC 4 = 20.
+    assert packet.num_bytes == 20 + 3
     assert Packet.from_bytes(packet.raw) == packet
 
 
@@ -108,14 +111,16 @@ def test_reordered_and_duplicated_packets() -> None:
 
 def test_conflicting_duplicates_and_missing_packets_fail() -> None:
     stream = _stream(bytes(200), mtu=64)
-    forged = Packet.build(b"x" * 10, codec_id=3, example_id=7, index=0, count=stream.num_packets)
+    forged = Packet.build(
+        b"x" * 10, codec_id=3, stream_id=0xC0FFEE, example_id=7, index=0, count=stream.num_packets
+    )
     assert not Bitstream([*stream.packets, forged]).check(3).ok
     assert Bitstream(stream.packets[1:]).check(3).missing == [0]
 
 
 def test_mixed_examples_fail() -> None:
     a = _stream(b"a").packets
-    b = Bitstream.from_payload(b"b", codec_id=3, example_id=8).packets
+    b = Bitstream.from_payload(b"b", codec_id=3, example_id=8, stream_id=0xC0FFEE).packets
     assert "different examples" in Bitstream(a + b).check(3).reason
 
 
@@ -123,8 +128,14 @@ def test_unknown_version_is_named() -> None:
     raw = bytearray(_stream(b"abc").packets[0].raw)
     raw[2] = 9
     raw[-4:] = zlib.crc32(bytes(raw[:-4])).to_bytes(4, "big")
-    with pytest.raises(ValueError, match="unknown bitstream version 9"):
+    with pytest.raises(ValueError, match="bitstream version 9 at byte 0 \\(unknown\\)"):
         Bitstream.from_bytes(bytes(raw))
+    raw[2] = 1
+    raw[-4:] = zlib.crc32(bytes(raw[:-4])).to_bytes(4, "big")
+    with pytest.raises(ValueError, match="version 1 .*re-compress"):
+        Bitstream.from_bytes(bytes(raw))
+    lenient = Bitstream.from_bytes(bytes(raw), strict=False)
+    assert not lenient.check(3).ok and lenient.num_unframed_bytes == len(raw)
 
 
 def test_bad_magic_and_empty_input() -> None:

@@ -114,8 +114,9 @@ def test_training_trades_rate_for_accuracy_and_checkpoints_round_trip(tmp_path) 
     torch.save(entries[0].codec, buffer)
     buffer.seek(0)
     restored = torch.load(buffer, weights_only=False)
-    streams = entries[0].codec.compress(x[:8])
-    assert [s.to_bytes() for s in restored.compress(x[:8])] == [s.to_bytes() for s in streams]
+    streams = entries[0].codec.compress(x[:8], stream_id=9)
+    again = restored.compress(x[:8], stream_id=9)
+    assert [s.to_bytes() for s in again] == [s.to_bytes() for s in streams]
     assert torch.equal(restored.decompress(streams), entries[0].codec.decompress(streams))
     # the checkpoint written by the sweep (weights_only load, fresh codec)
     loaded, meta = load_codec(entries[0].checkpoint)
@@ -133,8 +134,10 @@ def test_hyperprior_trains_and_state_dict_loads_into_fresh_codec(tmp_path) -> No
     fresh = create("hyperprior", 16, latent_channels=4, hidden_channels=32).eval()
     fresh.load_state_dict(codec.state_dict())
     assert fresh.tables_fresh()
-    streams = codec.compress(x[:4])
-    assert [s.to_bytes() for s in fresh.compress(x[:4])] == [s.to_bytes() for s in streams]
+    streams = codec.compress(x[:4], stream_id=3)
+    assert [s.to_bytes() for s in fresh.compress(x[:4], stream_id=3)] == [
+        s.to_bytes() for s in streams
+    ]
     path = save_codec(codec, tmp_path / "hp.pt", meta={"note": "test"})
     loaded, meta = load_codec(path)
     assert meta == {"note": "test"}

@@ -70,6 +70,7 @@ class DeepJSCC(Codec):
     """
 
     codec_id = 30
+    produces_bytes = False
 
     def __init__(
         self,

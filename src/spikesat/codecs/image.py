@@ -135,6 +135,8 @@ class ImageCodec(Codec):
         for body in payloads:
             try:
                 with Image.open(io.BytesIO(body), formats=[self.pil_format]) as image:
+                    if image.size != (shape[2], shape[1]):  # before Pillow allocates anything
+                        raise ValueError(f"image is {image.size[::-1]}, header says {shape[1:]}")
                     pixels = np.asarray(image.convert(mode))
             except self.decode_errors as err:
                 raise ValueError(

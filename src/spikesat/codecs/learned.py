@@ -232,9 +232,11 @@ class LearnedCodec(Codec):
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     # -- the contract with fresh tables -----------------------------------------------------
-    def compress(self, x: Tensor, first_example_id: int = 0) -> list[Bitstream]:
+    def compress(
+        self, x: Tensor, first_example_id: int = 0, *, stream_id: int | None = None
+    ) -> list[Bitstream]:
         self.ensure_tables()
-        return super().compress(x, first_example_id)
+        return super().compress(x, first_example_id, stream_id=stream_id)
 
     def decompress(
         self,
@@ -242,9 +244,17 @@ class LearnedCodec(Codec):
         on_error: str = "raise",
         shape: Sequence[int] | None = None,
         fill_value: float = 0.0,
+        first_example_id: int = 0,
+        stream_id: int | None = None,
     ) -> Tensor | DecodeResult:
         self.ensure_tables()
-        return super().decompress(bitstreams, on_error, shape, fill_value)
+        return super().decompress(
+            bitstreams, on_error, shape, fill_value, first_example_id, stream_id
+        )
+
+    def identity_extra(self) -> bytes:
+        """The entropy-table fingerprint: a stream decodes only with the tables that coded it."""
+        return self.table_fingerprint.detach().cpu().numpy().tobytes()
 
     def decode_latents(self, payloads: list[bytes], shape: tuple[int, ...]) -> Tensor:
         """Entropy-decode payloads to the quantised latents ``[B, M, h, w]``."""
@@ -264,7 +274,8 @@ class LearnedCodec(Codec):
             If a bitstream is damaged or the examples differ in shape.
         """
         self.ensure_tables()
-        parts = [self._split_shape(s.payload(self.codec_id)) for s in bitstreams]
+        key = self.identity()
+        parts = [self._split_shape(s.payload(self.codec_id, key)) for s in bitstreams]
         shapes = {s for s, _ in parts}
         if len(shapes) != 1:
             raise ValueError(f"bitstreams hold examples of different shapes {sorted(shapes)}")

@@ -295,7 +295,7 @@ def evaluate_codec(
                 wire += sum(s.num_bytes for s in streams)
                 packets += sum(s.num_packets for s in streams)
                 payload += sum(sum(len(p.payload) for p in s.packets) for s in streams)
-                x_hat = codec.decompress(streams)
+                x_hat = codec.decompress(streams, first_example_id=start)
             logits = remote(x_hat.to(remote_device))
             correct += int((logits.argmax(1).cpu() == labels[start : start + batch_size]).sum())
     finally:

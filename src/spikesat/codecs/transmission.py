@@ -14,6 +14,7 @@ propagation delays): ``delay_s = 8 * bytes_sent / rate_bps + (1 + 2 * rounds) * 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -85,15 +86,7 @@ def corrupt_packet(packet: Packet, rng: np.random.Generator, max_bit_flips: int 
     num_bits = len(raw) * 8
     for bit in rng.choice(num_bits, size=int(rng.integers(1, max_bit_flips + 1)), replace=False):
         raw[bit // 8] ^= 1 << (bit % 8)
-    return Packet(
-        bytes(raw),
-        packet.version,
-        packet.codec_id,
-        packet.example_id,
-        packet.index,
-        packet.count,
-        packet.payload,
-    )
+    return dataclasses.replace(packet, raw=bytes(raw))
 
 
 def transmit(
