@@ -97,10 +97,10 @@ def test_train_then_evaluate_picks_up_the_sweep(tmp_path) -> None:
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--codecs", "int9"], "unknown codec"),
-        (["--qualities", "120"], "qualities must be in 0..100"),
+        (["--codecs", "int9"], "unknown 'int9'"),
+        (["--qualities", "120"], "must be in 0..100"),
         (["--dataset", "mnist"], "synthetic"),
-        (["train", "--codec", "int8"], "codec must be one of"),
+        (["train", "--codec", "int8"], "factorized, hyperprior"),
     ],
 )
 def test_bad_options(args, message) -> None:

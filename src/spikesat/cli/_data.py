@@ -1,7 +1,8 @@
 """The options of every command that takes data: ``--data``, ``--data-dir`` and ``--modality``.
 
 The choices of ``--data`` come from the data-source registry (:func:`spikesat.data.list_sources`),
-so a registered source is available on every command at once.
+so a registered source is available on every command at once. A bad choice, a ``--data-dir``
+that does not exist or an unknown ``--modality`` is a one-line usage error before any work.
 """
 
 from __future__ import annotations
@@ -11,25 +12,32 @@ from typing import Annotated
 
 import typer
 
+from spikesat.cli._common import Choice
 from spikesat.data import Splits, list_sources, load_source
 
 DATA_HELP = (
     f"Data source: {', '.join(list_sources())} (folder: your own images, "
     "--data-dir PATH holding one sub-folder per class)."
 )
-DataOption = Annotated[str, typer.Option("--data", "--dataset", help=DATA_HELP)]
+SOURCE_CHOICE = Choice(list_sources())
+MODALITIES = ("rgb", "ms")
+DataOption = Annotated[
+    str, typer.Option("--data", "--dataset", help=DATA_HELP, click_type=SOURCE_CHOICE)
+]
 InferredDataOption = Annotated[
     str | None,
     typer.Option(
         "--data",
         "--dataset",
         help=f"{DATA_HELP} Default: eurosat with --data-dir, synthetic without.",
+        click_type=SOURCE_CHOICE,
     ),
 ]
 DataDirOption = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
+        exists=True,
         help="eurosat: the folder holding 2750/ (or the MS folder; default $SPIKESAT_DATA_DIR); "
         "folder: the image folder (<class>/<image>).",
     ),
@@ -37,7 +45,8 @@ DataDirOption = Annotated[
 ModalityOption = Annotated[
     str | None,
     typer.Option(
-        help="rgb or ms, for synthetic and eurosat (default rgb); folder: its files' bands."
+        help="rgb or ms, for synthetic and eurosat (default rgb); folder: its files' bands.",
+        click_type=Choice(MODALITIES),
     ),
 ]
 

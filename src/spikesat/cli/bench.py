@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 
 from spikesat._progress import progress_bar
+from spikesat.cli._common import check_output
 
 SUMMARY_COLUMNS = (
     "area",
@@ -241,6 +242,7 @@ def command(
     ] = None,
 ) -> None:
     """Run every benchmark script and write summary.json, summary.md and one PNG per area."""
+    check_output(json_path, "--json")
     console = Console()
     folder = (benchmarks_dir or default_benchmarks_dir()).resolve()
     if not folder.is_dir():

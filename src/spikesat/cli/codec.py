@@ -25,6 +25,13 @@ from rich.progress import Progress
 from rich.table import Table
 
 from spikesat._progress import progress_bar
+from spikesat.cli._common import (
+    POSITIVE,
+    check_choice,
+    check_choices,
+    check_output,
+    check_positive,
+)
 from spikesat.cli._data import DataDirOption, DataOption, load_data_splits
 from spikesat.codecs.checkpoints import codec_cache_dir, load_codec
 from spikesat.codecs.registry import create, list_codecs
@@ -64,13 +71,23 @@ def _load_lam(model: str, checkpoint: Path | None, seed: int, splits: Splits) ->
         ).eval()
 
 
+def check_model_and_split(model: str, at: str) -> None:
+    """Usage errors for an unknown ``--model`` or a split point ``--at`` it does not have."""
+    import spikesat.models as models
+
+    check_choice(model, models.list_models(), "--model")
+    check_choice(at, models.create(model).stage_names[:-1], "--at")
+
+
 def _parse_list(text: str, kind: type, what: str) -> list[Any]:
     try:
         values = [kind(v.strip()) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise typer.BadParameter(f"{what} must be a comma-separated list, got {text!r}") from None
+        raise typer.BadParameter(
+            f"must be a comma-separated list, got {text!r}", param_hint=f"'--{what}'"
+        ) from None
     if not values:
-        raise typer.BadParameter(f"{what} is empty")
+        raise typer.BadParameter("is empty", param_hint=f"'--{what}'")
     return values
 
 
@@ -86,14 +103,18 @@ def command(
     model: ModelOption = "vit-micro-p8",
     checkpoint: Annotated[
         Path | None,
-        typer.Option(help="LAM checkpoint (spikesat train); default: a seeded untrained LAM."),
+        typer.Option(
+            help="LAM checkpoint (spikesat train); default: a seeded untrained LAM.",
+            exists=True,
+            dir_okay=False,
+        ),
     ] = None,
     at: Annotated[str, typer.Option(help="Split point (stage name).")] = "blocks.2",
     codecs: Annotated[str, typer.Option(help="Comma-separated codec names.")] = DEFAULT_CODECS,
     qualities: Annotated[
         str, typer.Option(help="Image-codec qualities (0..100).")
     ] = "10,30,50,70,90",
-    num_samples: Annotated[int, typer.Option(help="Test examples.")] = 256,
+    num_samples: Annotated[int, typer.Option(help="Test examples.", **POSITIVE)] = 256,
     seed: Annotated[int, typer.Option(help="Seed of the data subset.")] = 0,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON here.")
@@ -105,18 +126,18 @@ def command(
     """Evaluate codecs: bytes per image (real packets) against accuracy behind the split LAM."""
     if ctx is not None and ctx.invoked_subcommand is not None:
         return
-    names = _parse_list(codecs, str, "codecs")
-    unknown = [n for n in names if n not in list_codecs()]
-    if unknown:
-        raise typer.BadParameter(f"unknown codec(s) {unknown}; choices: {', '.join(list_codecs())}")
+    names = check_choices(codecs, list_codecs(), "--codecs")
     if "deepjscc" in names:
-        raise typer.BadParameter("deepjscc is analog (no bytes); see benchmarks/codecs.py")
+        raise typer.BadParameter(
+            "deepjscc is analog (no bytes); see benchmarks/codecs.py", param_hint="'--codecs'"
+        )
     quality_list = _parse_list(qualities, int, "qualities")
     bad = [q for q in quality_list if not 0 <= q <= 100]
     if bad:
-        raise typer.BadParameter(f"qualities must be in 0..100, got {bad}")
-    if num_samples < 1:
-        raise typer.BadParameter(f"num_samples must be >= 1, got {num_samples}")
+        raise typer.BadParameter(f"must be in 0..100, got {bad}", param_hint="'--qualities'")
+    check_model_and_split(model, at)
+    check_output(json_path, "--json")
+    check_output(png_path, "--png")
     console = Console()
     import spikesat.models as models
 
@@ -187,29 +208,34 @@ def train(
     data_dir: DataDirOption = None,
     model: ModelOption = "vit-micro-p8",
     checkpoint: Annotated[
-        Path | None, typer.Option(help="LAM checkpoint the codec is trained for.")
+        Path | None,
+        typer.Option(help="LAM checkpoint the codec is trained for.", exists=True, dir_okay=False),
     ] = None,
     at: Annotated[str, typer.Option(help="Split point (stage name).")] = "blocks.2",
     codec: Annotated[str, typer.Option(help="'factorized' or 'hyperprior'.")] = "factorized",
     lambdas: Annotated[
         str, typer.Option(help="Rate weights of the sweep (per bit).")
     ] = "0.0001,0.0003,0.001,0.004",
-    epochs: Annotated[int, typer.Option(help="Epochs per lambda.")] = 5,
-    num_samples: Annotated[int, typer.Option(help="Training examples.")] = 2048,
-    batch_size: Annotated[int, typer.Option(help="Examples per step.")] = 64,
+    epochs: Annotated[int, typer.Option(help="Epochs per lambda.", **POSITIVE)] = 5,
+    num_samples: Annotated[int, typer.Option(help="Training examples.", **POSITIVE)] = 2048,
+    batch_size: Annotated[int, typer.Option(help="Examples per step.", **POSITIVE)] = 64,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 5e-3,
-    latent_channels: Annotated[int, typer.Option(help="Coded channels per position.")] = 8,
+    latent_channels: Annotated[
+        int, typer.Option(help="Coded channels per position.", **POSITIVE)
+    ] = 8,
     seed: Annotated[int, typer.Option(help="Seed of data subset and training.")] = 0,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the sweep as JSON here.")
     ] = None,
 ) -> None:
     """Train a learned codec over a lambda sweep; checkpoints go to $SPIKESAT_CACHE/codecs."""
-    if codec not in LEARNED_CODECS:
-        raise typer.BadParameter(f"codec must be one of {LEARNED_CODECS}, got {codec!r}")
+    check_choice(codec, LEARNED_CODECS, "--codec")
     lambda_list = _parse_list(lambdas, float, "lambdas")
-    if any(v < 0 for v in lambda_list):
-        raise typer.BadParameter(f"lambdas must be >= 0, got {lambda_list}")
+    if any(not v >= 0 for v in lambda_list):
+        raise typer.BadParameter(f"must be >= 0, got {lambda_list}", param_hint="'--lambdas'")
+    check_positive(lr, "--lr")
+    check_model_and_split(model, at)
+    check_output(json_path, "--json")
     import spikesat.models as models
 
     splits = load_data_splits(

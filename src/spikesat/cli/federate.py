@@ -18,12 +18,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from torch import nn
 
+from spikesat.cli._common import POSITIVE, check_choice, check_output, check_positive
 from spikesat.cli._data import DataDirOption, InferredDataOption, data_source
 from spikesat.data import partition
-from spikesat.federated.backends import LocalConfig, create_backend
+from spikesat.federated.backends import LocalConfig, create_backend, list_backends
 from spikesat.federated.data import SCHEMES, FederatedData, federated_data
 from spikesat.federated.simulation import FederationResult, build_network, federate
 from spikesat.federated.strategies import list_strategies
+from spikesat.models import list_models
+from spikesat.orbits import list_presets
 from spikesat.train import evaluate
 
 DEMO_SHELL = "research-5x10"
@@ -52,25 +55,30 @@ def command(
         str, typer.Option(help="Ground-station network name or GeoJSON path.")
     ] = "default",
     num_stations: Annotated[
-        int | None, typer.Option(help="Use only the first N stations (default: all).")
+        int | None, typer.Option(help="Use only the first N stations (default: all).", **POSITIVE)
     ] = None,
-    rounds: Annotated[int, typer.Option(help="Federated rounds.")] = 5,
+    rounds: Annotated[int, typer.Option(help="Federated rounds.", **POSITIVE)] = 5,
     data: InferredDataOption = None,
     data_dir: DataDirOption = None,
-    num_train: Annotated[int, typer.Option(help="Training examples over all satellites.")] = 1000,
-    num_test: Annotated[int, typer.Option(help="Server test examples.")] = 200,
-    image_size: Annotated[int, typer.Option(help="Image side (pixels).")] = 32,
+    num_train: Annotated[
+        int, typer.Option(help="Training examples over all satellites.", **POSITIVE)
+    ] = 1000,
+    num_test: Annotated[int, typer.Option(help="Server test examples.", **POSITIVE)] = 200,
+    image_size: Annotated[int, typer.Option(help="Image side (pixels).", **POSITIVE)] = 32,
     scheme: Annotated[str, typer.Option(help=f"Partition: {', '.join(SCHEMES)}.")] = "dirichlet",
     alpha: Annotated[float, typer.Option(help="Dirichlet concentration (small: non-IID).")] = 0.5,
     model: Annotated[str, typer.Option(help="LAM name.")] = "vit-micro-p8",
-    local_epochs: Annotated[int, typer.Option(help="Local epochs per round.")] = 1,
-    batch_size: Annotated[int, typer.Option(help="Local batch size.")] = 16,
+    local_epochs: Annotated[int, typer.Option(help="Local epochs per round.", **POSITIVE)] = 1,
+    batch_size: Annotated[int, typer.Option(help="Local batch size.", **POSITIVE)] = 16,
     lr: Annotated[float, typer.Option(help="Local AdamW learning rate.")] = 1e-3,
     quorum: Annotated[
         float, typer.Option(help="Fraction of updates (planes) a synchronous round waits for.")
     ] = 1.0,
     intra_plane_rounds: Annotated[
-        int, typer.Option(help="fedisl: plane all-reduce rounds per ground round (hierarchical).")
+        int,
+        typer.Option(
+            help="fedisl: plane all-reduce rounds per ground round (hierarchical).", **POSITIVE
+        ),
     ] = 1,
     horizon_h: Annotated[float, typer.Option(help="Length of the contact plan (h).")] = 72.0,
     step_s: Annotated[float, typer.Option(help="Contact-plan time step (s).")] = 30.0,
@@ -78,9 +86,11 @@ def command(
         str | None, typer.Option(help="Compute constraint: 'sunlit' or 'battery'.")
     ] = None,
     backend: Annotated[str, typer.Option(help="Training backend: local or ray.")] = "local",
-    num_actors: Annotated[int, typer.Option(help="Ray actors (backend ray).")] = 2,
+    num_actors: Annotated[int, typer.Option(help="Ray actors (backend ray).", **POSITIVE)] = 2,
     checkpoint_dir: Annotated[Path | None, typer.Option(help="Checkpoint folder.")] = None,
-    checkpoint_every: Annotated[int, typer.Option(help="Checkpoint every K rounds.")] = 1,
+    checkpoint_every: Annotated[
+        int, typer.Option(help="Checkpoint every K rounds.", **POSITIVE)
+    ] = 1,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of everything.")] = 0,
     json: Annotated[
@@ -98,6 +108,23 @@ def command(
                 f"unknown strategy {name!r}; choose from {', '.join(list_strategies())} or 'all'",
                 param_hint="--strategy",
             )
+    check_choice(constellation, [p.name for p in list_presets()], "--constellation")
+    check_choice(model, list_models(), "--model")
+    check_choice(scheme, SCHEMES, "--scheme")
+    check_choice(backend, list_backends(), "--backend")
+    if eclipse is not None:
+        check_choice(eclipse, ("sunlit", "battery"), "--eclipse")
+    for value, option in (
+        (alpha, "--alpha"),
+        (lr, "--lr"),
+        (horizon_h, "--horizon-h"),
+        (step_s, "--step-s"),
+    ):
+        check_positive(value, option)
+    if not 0 < quorum <= 1:
+        raise typer.BadParameter(f"must be in (0, 1], got {quorum!r}", param_hint="'--quorum'")
+    check_output(json, "--json")
+    check_output(png, "--png")
     if checkpoint_dir is not None and len(names) > 1:
         raise typer.BadParameter(
             "--checkpoint-dir holds one run: give one --strategy", param_hint="--checkpoint-dir"

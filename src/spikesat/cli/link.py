@@ -17,6 +17,7 @@ from spikesat._progress import progress_bar
 from spikesat.channels.fading.base import CHANNELS
 from spikesat.channels.link_budget import LinkBudget
 from spikesat.channels.link_trace import LinkTrace, link_trace
+from spikesat.cli._common import POSITIVE, check_choice, check_output, check_positive
 
 DEMO_CONSTELLATION = "research-5x10"
 DEMO_BUDGET = "x-band-eo-sentinel2"
@@ -29,7 +30,7 @@ def command(
     constellation: Annotated[
         str, typer.Option("--constellation", help="Constellation preset (spikesat.orbits).")
     ] = DEMO_CONSTELLATION,
-    sat: Annotated[int, typer.Option("--sat", help="Satellite index.")] = 0,
+    sat: Annotated[int, typer.Option("--sat", help="Satellite index.", min=0)] = 0,
     stations: Annotated[
         str, typer.Option("--stations", help="Ground-station network or GeoJSON path.")
     ] = "default",
@@ -48,9 +49,12 @@ def command(
         typer.Option("--rain-percent", help="ITU-R P.618 attenuation exceeded this % of a year."),
     ] = None,
     packet_bytes: Annotated[
-        int, typer.Option("--packet-bytes", help="Packet size for the packet error rate.")
+        int,
+        typer.Option("--packet-bytes", help="Packet size for the packet error rate.", **POSITIVE),
     ] = 1500,
-    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows printed (all in JSON).")] = 30,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", help="Rows printed (all in JSON).", min=0)
+    ] = 30,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the whole trace as JSON here.")
     ] = None,
@@ -59,6 +63,31 @@ def command(
     ] = None,
 ) -> None:
     """Print one satellite's downlink SNR, MODCOD and rate over time, through its best station."""
+    from spikesat.orbits import list_presets
+    from spikesat.orbits import preset as build_preset
+
+    check_choice(preset, LinkBudget.presets(), "--preset")
+    check_choice(constellation, [p.name for p in list_presets()], "--constellation")
+    num_sats = build_preset(constellation).num_sats
+    if sat >= num_sats:
+        raise typer.BadParameter(
+            f"{sat} is outside [0, {num_sats}) for {constellation}", param_hint="'--sat'"
+        )
+    if fading != "none":
+        check_choice(fading, ["none", *CHANNELS.names()], "--fading")
+    check_positive(duration_s, "--duration-s")
+    check_positive(step_s, "--step-s")
+    if not -90 <= min_elevation_deg <= 90:
+        raise typer.BadParameter(
+            f"must be in [-90, 90] degrees, got {min_elevation_deg!r}",
+            param_hint="'--min-elevation-deg'",
+        )
+    if rain_percent is not None and not 0 < rain_percent <= 100:
+        raise typer.BadParameter(
+            f"must be a percentage in (0, 100], got {rain_percent!r}", param_hint="'--rain-percent'"
+        )
+    check_output(json_path, "--json")
+    check_output(png_path, "--png")
     console = Console()
     started = time.perf_counter()
     try:
@@ -90,6 +119,7 @@ def command(
     summary["wall_time_s"] = round(time.perf_counter() - started, 3)
     _print(console, rows, summary, max_rows)
     if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps({"summary": summary, "rows": rows}, indent=2) + "\n")
         console.print(f"wrote {json_path}")
     if png_path is not None:

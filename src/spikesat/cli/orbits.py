@@ -14,13 +14,20 @@ from rich.console import Console
 from rich.table import Table
 
 from spikesat._progress import progress_bar
+from spikesat.cli._common import check_choice, check_output, check_positive
 from spikesat.cli.orbit_plots import PLOT_KINDS, plot_contact_gantt, plot_ground_tracks
 from spikesat.orbits.constellation import Constellation
 from spikesat.orbits.contact_plan import ContactPlan, contact_plan
+from spikesat.orbits.presets import list_presets
 from spikesat.orbits.presets import preset as build_preset
 from spikesat.orbits.stations import ground_stations
 from spikesat.orbits.timegrid import time_grid
-from spikesat.orbits.tle_constellation import StaleTLEWarning, TLEConstellation, load_tle
+from spikesat.orbits.tle_constellation import (
+    SGP4ErrorWarning,
+    StaleTLEWarning,
+    TLEConstellation,
+    load_tle,
+)
 
 DEMO_PRESET = "research-5x10"
 
@@ -31,7 +38,10 @@ def command(
         typer.Option("--preset", help="Constellation preset (list_presets); unused with --tle."),
     ] = DEMO_PRESET,
     tle: Annotated[
-        Path | None, typer.Option("--tle", help="TLE file (two- or three-line sets).")
+        Path | None,
+        typer.Option(
+            "--tle", help="TLE file (two- or three-line sets).", exists=True, dir_okay=False
+        ),
     ] = None,
     select: Annotated[
         str | None, typer.Option("--select", help="Keep TLE names matching a substring/wildcard.")
@@ -65,8 +75,18 @@ def command(
 ) -> None:
     """Build a contact plan and print per-station contacts with mean and maximum gaps."""
     console = Console()
-    if plot not in PLOT_KINDS:
-        raise typer.BadParameter(f"--plot {plot!r} is not one of {PLOT_KINDS}")
+    check_choice(plot, PLOT_KINDS, "--plot")
+    if tle is None:
+        check_choice(preset, [p.name for p in list_presets()], "--preset")
+    check_positive(duration_s, "--duration-s")
+    check_positive(step_s, "--step-s")
+    if not -90 <= min_elevation_deg <= 90:
+        raise typer.BadParameter(
+            f"must be in [-90, 90] degrees, got {min_elevation_deg!r}",
+            param_hint="'--min-elevation-deg'",
+        )
+    for path, option in ((json_path, "--json"), (png_path, "--png"), (save, "--save")):
+        check_output(path, option)
     started = time.perf_counter()
     try:
         constellation = _constellation(preset, tle, select)
@@ -81,14 +101,21 @@ def command(
         use_isl = "plus-grid" if isl and constellation.planes is not None else None
         with progress_bar(console=console) as bar:
             task = bar.add_task("contact plan", total=len(times))
-            plan = contact_plan(
-                constellation,
-                times,
-                network,
-                min_elevation_deg,
-                isl=use_isl,
-                eclipse=eclipse,
-                progress=lambda done, total: bar.update(task, completed=done),
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", SGP4ErrorWarning)
+                plan = contact_plan(
+                    constellation,
+                    times,
+                    network,
+                    min_elevation_deg,
+                    isl=use_isl,
+                    eclipse=eclipse,
+                    progress=lambda done, total: bar.update(task, completed=done),
+                )
+        _check_any_valid(plan)
+        for warning in caught:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
             )
     except (ValueError, TypeError, FileNotFoundError) as err:
         raise typer.BadParameter(str(err)) from err
@@ -201,6 +228,21 @@ def demo_stage(
         "eclipse_fraction": float(plan.eclipsed().mean()),
         "plan": plan,
     }
+
+
+def _check_any_valid(plan: ContactPlan) -> None:
+    """A ``ValueError`` when SGP4 failed for every satellite at every step: no position is
+    valid, so "0 contacts" would be a silently wrong answer."""
+    failures = plan.sgp4_failures
+    if len(failures) < plan.num_sats or plan.num_sats == 0:
+        return
+    if all(f["num_steps"] >= len(plan.times) for f in failures):
+        first = failures[0]
+        raise ValueError(
+            f"SGP4 failed for every satellite at every step, so no position is valid (first: "
+            f"{first['name']}, sgp4 error {first['code']}: {first['message']}); use fresher "
+            "element sets (--tle) or a --start nearer their epoch"
+        )
 
 
 def _constellation(preset: str, tle: Path | None, select: str | None) -> Constellation:

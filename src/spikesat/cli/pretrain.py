@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from spikesat.cli._common import JsonOption, print_summary, write_json
+from spikesat.cli._common import (
+    POSITIVE,
+    JsonOption,
+    check_choice,
+    check_output,
+    print_summary,
+    write_json,
+)
 from spikesat.cli._data import DataDirOption, DataOption, ModalityOption, load_data_splits
 
 
@@ -17,11 +24,15 @@ def pretrain(
     data: DataOption = "synthetic",
     data_dir: DataDirOption = None,
     modality: ModalityOption = None,
-    epochs: Annotated[int, typer.Option(help="MAE pretraining epochs.")] = 20,
-    probe_epochs: Annotated[int, typer.Option(help="Linear-probe epochs (encoder frozen).")] = 10,
-    finetune_epochs: Annotated[int, typer.Option(help="Fine-tuning epochs.")] = 10,
-    num_train: Annotated[int | None, typer.Option(help="Use only this many images.")] = None,
-    batch_size: int = 128,
+    epochs: Annotated[int, typer.Option(help="MAE pretraining epochs.", **POSITIVE)] = 20,
+    probe_epochs: Annotated[
+        int, typer.Option(help="Linear-probe epochs (encoder frozen).", **POSITIVE)
+    ] = 10,
+    finetune_epochs: Annotated[int, typer.Option(help="Fine-tuning epochs.", **POSITIVE)] = 10,
+    num_train: Annotated[
+        int | None, typer.Option(help="Use only this many images.", **POSITIVE)
+    ] = None,
+    batch_size: Annotated[int, typer.Option(**POSITIVE)] = 128,
     seed: int = 0,
     json_path: JsonOption = None,
 ) -> None:
@@ -29,6 +40,10 @@ def pretrain(
     import copy
 
     import spikesat.models as models
+
+    vits = [name for name in models.list_models() if name.startswith("vit-")]
+    check_choice(model, vits, "--model")
+    check_output(json_path, "--json")
     from spikesat.train import (
         PretrainConfig,
         TrainConfig,

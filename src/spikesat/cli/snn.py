@@ -16,8 +16,11 @@ from rich.table import Table
 from torch import nn
 
 from spikesat._progress import progress_bar
+from spikesat.cli._common import POSITIVE, check_choice, check_choices, check_output
 from spikesat.cli._data import DataDirOption, DataOption
 from spikesat.energy import list_hardware
+from spikesat.models import list_models
+from spikesat.snn.convert import METHODS
 from spikesat.snn.features import lam_features
 from spikesat.snn.heads import head_energy, spiking_head, task_head_of
 from spikesat.snn.qcfs import QCFS, replace_relu_with_qcfs, train_qcfs
@@ -29,17 +32,17 @@ def command(
     data_dir: DataDirOption = None,
     model: Annotated[str, typer.Option(help="LAM whose task head is converted.")] = "vit-micro-p8",
     num_samples: Annotated[
-        int, typer.Option(help="Synthetic scenes, or cap per split of files.")
+        int, typer.Option(help="Synthetic scenes, or cap per split of files (>= 20).", min=20)
     ] = 1500,
-    image_size: Annotated[int, typer.Option(help="Image side (pixels).")] = 64,
-    epochs: Annotated[int, typer.Option(help="LAM training epochs (cached).")] = 3,
+    image_size: Annotated[int, typer.Option(help="Image side (pixels).", **POSITIVE)] = 64,
+    epochs: Annotated[int, typer.Option(help="LAM training epochs (cached).", **POSITIVE)] = 3,
     steps: Annotated[str, typer.Option(help="Comma-separated num_steps.")] = "1,2,4,8,16,32",
     methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "qcfs,max,percentile",
     hardware: Annotated[
         str, typer.Option(help="Comma-separated hardware profiles.")
     ] = "cmos45nm-fp32,cmos45nm-int8,loihi",
-    num_levels: Annotated[int, typer.Option(help="QCFS quantisation levels.")] = 4,
-    qcfs_epochs: Annotated[int, typer.Option(help="QCFS head training epochs.")] = 30,
+    num_levels: Annotated[int, typer.Option(help="QCFS quantisation levels.", **POSITIVE)] = 4,
+    qcfs_epochs: Annotated[int, typer.Option(help="QCFS head training epochs.", **POSITIVE)] = 30,
     seed: Annotated[int, typer.Option(help="Seed of data, training and conversion.")] = 0,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Retrain the LAM.")] = False,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write JSON results.")] = None,
@@ -48,12 +51,12 @@ def command(
     """Convert the task head of a quickly trained LAM into spiking heads; print accuracy, spike
     rate and joules per inference against num_steps."""
     started = time.time()
-    step_list = _int_list(steps, "steps")
-    method_list = [m.strip() for m in methods.split(",") if m.strip()]
-    profiles = [h.strip() for h in hardware.split(",") if h.strip()]
-    unknown = [h for h in profiles if h not in list_hardware()]
-    if unknown:
-        raise typer.BadParameter(f"unknown hardware {unknown}; choose from {list_hardware()}")
+    check_choice(model, list_models(), "--model")
+    step_list = _int_list(steps, "--steps")
+    method_list = check_choices(methods, METHODS, "--methods")
+    profiles = check_choices(hardware, list_hardware(), "--hardware")
+    check_output(json_path, "--json")
+    check_output(png_path, "--png")
     console = Console()
     console.print(f"[bold]spikesat snn[/]: {model} on {dataset}, features from its split point")
     try:
@@ -110,6 +113,7 @@ def command(
         "wall_time_s": round(time.time() - started, 2),
     }
     if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(payload, indent=2) + "\n")
         console.print(f"wrote {json_path}")
     if png_path is not None:
@@ -133,10 +137,10 @@ def _int_list(text: str, label: str) -> list[int]:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise typer.BadParameter(
-            f"{label} must be comma-separated integers, got {text!r}"
+            f"must be comma-separated integers, got {text!r}", param_hint=f"'{label}'"
         ) from None
     if not values or min(values) < 1:
-        raise typer.BadParameter(f"{label} must be integers >= 1, got {text!r}")
+        raise typer.BadParameter(f"must be integers >= 1, got {text!r}", param_hint=f"'{label}'")
     return values
 
 

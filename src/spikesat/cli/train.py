@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from spikesat.cli._common import JsonOption, print_summary, write_json
+from spikesat.cli._common import (
+    POSITIVE,
+    JsonOption,
+    check_choice,
+    check_output,
+    check_positive,
+    print_summary,
+    write_json,
+)
 from spikesat.cli._data import DataDirOption, DataOption, ModalityOption, load_data_splits
 
 
@@ -18,15 +26,16 @@ def train(
     data: DataOption = "synthetic",
     data_dir: DataDirOption = None,
     modality: ModalityOption = None,
-    epochs: int = 10,
-    batch_size: int = 128,
-    lr: float = 1e-3,
+    epochs: Annotated[int, typer.Option(**POSITIVE)] = 10,
+    batch_size: Annotated[int, typer.Option(**POSITIVE)] = 128,
+    lr: Annotated[float, typer.Option(help="Learning rate (> 0).")] = 1e-3,
     num_train: Annotated[
-        int | None, typer.Option(help="Use only this many training images.")
+        int | None, typer.Option(help="Use only this many training images.", **POSITIVE)
     ] = None,
     seed: int = 0,
     init: Annotated[
-        Path | None, typer.Option(help="Start from this checkpoint (fine-tuning).")
+        Path | None,
+        typer.Option(help="Start from this checkpoint (fine-tuning).", exists=True, dir_okay=False),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Checkpoint path (default: in SPIKESAT_CACHE).")
@@ -38,6 +47,11 @@ def train(
 ) -> None:
     """Train or fine-tune a LAM on synthetic scenes, EuroSAT or your own image folder."""
     import spikesat.models as models
+
+    check_choice(model, models.list_models(), "--model")
+    check_positive(lr, "--lr")
+    check_output(out, "--out")
+    check_output(json_path, "--json")
     from spikesat.train import TrainConfig, evaluate, fit
 
     splits = load_data_splits(data, data_dir, modality, num_train=num_train, seed=seed)

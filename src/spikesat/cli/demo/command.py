@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from spikesat.cli._common import JsonOption, console, write_json
+from spikesat.cli._common import JsonOption, check_output, console, write_json
 from spikesat.cli._data import DataDirOption, InferredDataOption
 
 
@@ -18,6 +18,7 @@ def demo(
     json_path: JsonOption = None,
 ) -> None:
     """Run the whole path on built-in synthetic scenes, EuroSAT or your own image folder."""
+    check_output(json_path, "--json")
     from spikesat.cli.demo import run_demo
 
     result = run_demo(data_dir=data_dir, seed=seed, source=data)
