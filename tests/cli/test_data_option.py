@@ -60,7 +60,9 @@ def _run(args: list[str]) -> dict:
 
 def test_help_lists_the_registered_sources() -> None:
     for command in ("train", "pretrain", "demo", "snn", "codec", "federate"):
-        result = runner.invoke(app, [command, "--help"])
+        result = runner.invoke(
+            app, [command, "--help"], env={"COLUMNS": "250", "TERMINAL_WIDTH": "250"}
+        )
         assert result.exit_code == 0, result.output
         assert "--data" in result.output
         assert ", ".join(list_sources()) in _plain(result.output), command
