@@ -47,9 +47,20 @@ def test_check_tensor_names_argument_and_expected_shape():
 
 
 @pytest.mark.parametrize("value", BAD_VALUES)
-def test_check_finite_counts_bad_values(value):
+@pytest.mark.parametrize(
+    "dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64]
+)
+def test_check_finite_finds_every_bad_value(value, dtype):
+    x = _poison(torch.zeros(4, 6, dtype=dtype), value)
     with pytest.raises(ValueError, match=r"features holds \d NaN and \d infinite"):
-        check_finite(_poison(torch.zeros(4, 4), value), "features")
+        check_finite(x, "features")
+    with pytest.raises(ValueError, match="features holds"):
+        check_finite(x.t(), "features")  # non-contiguous
+    if dtype.is_complex:
+        with pytest.raises(ValueError, match="features holds"):
+            check_finite(x.conj(), "features")
+    check_finite(torch.zeros(4, 6, dtype=dtype).t(), "features")
+    check_finite(torch.empty(0, 6, dtype=dtype), "features")
 
 
 def test_switch_turns_the_finite_check_off(monkeypatch, lam):
