@@ -15,8 +15,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("itur", reason="ITU-Rpy (itur) is needed for the ITU-R atmosphere")
-
 from spikesat.channels import ItuAtmosphere, LinkBudget
 
 RTOL = 2e-3

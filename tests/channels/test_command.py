@@ -9,8 +9,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-pytest.importorskip("spikesat.orbits", reason="the link command needs the orbits engine")
-
 from spikesat.cli.link import command, demo_stage
 
 

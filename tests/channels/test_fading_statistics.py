@@ -13,12 +13,12 @@ import pytest
 import torch
 from scipy import special
 
-from spikesat.channels import create
+from spikesat.channels import create, list_channels
 
 NUM_SAMPLES = 200_000
-ALL_SETTINGS = [
-    ("awgn", {}),
-    ("rayleigh", {}),
+# Every registered layer with its default parameters (from the registry, so a new layer cannot
+# escape), then the parameter sets that matter.
+ALL_SETTINGS = [(name, {}) for name in list_channels()] + [
     ("rician", {"k_factor": 0.5}),
     ("rician", {"k_factor": 10.0}),
     ("shadowed-rician", {"shadowing": "light"}),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
+from spikesat import orbits
 from spikesat.channels import LinkBudget, LinkState, create, link_trace, modcod_table
 from spikesat.units import SPEED_OF_LIGHT_M_S
 
@@ -139,7 +140,6 @@ def test_link_state_and_selection() -> None:
 
 
 def test_itu_atmosphere_lowers_ground_snr_per_station() -> None:
-    pytest.importorskip("itur")
     plan = _StandInPlan(num_samples=200)
     clear = link_trace(plan, "ka-band-tr38821-leo600")
     rainy = link_trace(plan, "ka-band-tr38821-leo600", atmosphere_exceedance_percent=0.1)
@@ -167,7 +167,6 @@ def test_link_trace_bad_arguments(kwargs: dict, error: type, match: str) -> None
 
 
 def test_link_trace_over_a_real_contact_plan() -> None:
-    orbits = pytest.importorskip("spikesat.orbits", reason="the orbits engine is not available")
     shell = orbits.preset("research-5x10")
     times = orbits.time_grid(shell.epoch, 4 * 3600.0, 60.0)
     plan = orbits.contact_plan(shell, times, "default", min_elevation_deg=10.0, eclipse=False)

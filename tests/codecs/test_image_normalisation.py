@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from spikesat.codecs import create
+from spikesat.codecs import create, list_codecs
 
 MEAN = (0.35, 0.40, 0.45)
 STD = (0.20, 0.12, 0.15)
+IMAGE_CODECS = list_codecs(kind="image")
 
 
 def _smooth_images() -> torch.Tensor:
@@ -25,7 +26,7 @@ def _normalise(raw: torch.Tensor) -> torch.Tensor:
     return (raw - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
 
 
-@pytest.mark.parametrize("name", ["jpeg", "webp", "avif"])
+@pytest.mark.parametrize("name", IMAGE_CODECS)
 def test_normalised_round_trip_is_close(name: str) -> None:
     raw = _smooth_images()
     x = _normalise(raw)
@@ -39,7 +40,7 @@ def test_normalised_round_trip_is_close(name: str) -> None:
     assert torch.equal(codec(x)["x_hat"], x_hat)
 
 
-@pytest.mark.parametrize("name", ["jpeg", "webp", "avif"])
+@pytest.mark.parametrize("name", IMAGE_CODECS)
 def test_out_of_range_input_without_normalisation_raises(name: str) -> None:
     x = _normalise(_smooth_images())
     codec = create(name, 3, quality=50)
@@ -62,7 +63,7 @@ def test_in_range_input_and_rounding_slack_pass() -> None:
         codec.compress(torch.full((1, 1, 16, 16), float("nan")))
 
 
-@pytest.mark.parametrize("name", ["jpeg", "webp", "avif"])
+@pytest.mark.parametrize("name", IMAGE_CODECS)
 def test_damaged_payloads_raise_value_error_only(name: str) -> None:
     codec = create(name, 3, quality=50)
     images = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))

@@ -9,14 +9,19 @@ import torch
 from torch import nn
 
 from spikesat.codecs import (
+    CODECS,
     CodecTrainConfig,
     create,
     evaluate_codec,
+    list_codecs,
     load_codec,
     save_codec,
     train_codec,
     train_lambda_sweep,
 )
+
+# The entropy-coded learned codecs of the registry: those that decode their latents.
+LEARNED_CODECS = [n for n in list_codecs() if hasattr(CODECS.get(n), "decompress_latents")]
 
 
 def _data(n: int = 256, tokens: int = 9, dim: int = 16, classes: int = 4, seed: int = 0):
@@ -40,7 +45,7 @@ class MeanHead(nn.Module):
         return self.fc(x.mean(1))
 
 
-@pytest.mark.parametrize("name", ["factorized", "hyperprior"])
+@pytest.mark.parametrize("name", LEARNED_CODECS)
 @pytest.mark.parametrize(
     "shape,downsample", [((4, 9, 16), 0), ((4, 16, 7, 5), 1), ((2, 16, 8, 8), 2)]
 )

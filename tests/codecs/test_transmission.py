@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from spikesat import channels
 from spikesat.codecs import create, transmit
 
 
@@ -96,7 +97,6 @@ def test_bad_arguments(stand_in_link, fixed_loss) -> None:
 
 
 def test_default_model_is_spikesat_channels() -> None:
-    channels = pytest.importorskip("spikesat.channels")
     _, _, streams = _streams(n=10)
     good = channels.LinkState(
         snr_db=6.0, rate_bps=1e6, modcod="QPSK 1/2", delay_s=0.004, spectral_efficiency=0.99

@@ -1,13 +1,16 @@
 """Argument checks shared by the channel models: one clear error per kind of bad input.
 
 Every check names the bad value, the valid range and the fix, and raises ``ValueError`` (or
-``TypeError`` for the wrong type). None of them clips or extrapolates silently.
+``TypeError`` for the wrong type). None of them clips or extrapolates silently. Tensor
+checks (NaN in a batch, shapes) live in :mod:`spikesat._checks`, shared by every area.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+
+from spikesat._checks import check_finite as check_finite_tensor
 
 
 def check_distance_km(distance_km: object, what: str = "distance_km") -> np.ndarray:
@@ -57,13 +60,13 @@ def check_frequency_ghz(
 
 def check_positive(value: object, what: str) -> float:
     """Return ``value`` as a float, or raise if it is not a finite number > 0."""
-    number = check_finite(value, what)
+    number = check_real_number(value, what)
     if number <= 0.0:
         raise ValueError(f"{what} must be > 0, got {number!r}")
     return number
 
 
-def check_finite(value: object, what: str) -> float:
+def check_real_number(value: object, what: str) -> float:
     """Return ``value`` as a float, or raise if it is not a finite real number."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise TypeError(f"{what} must be a real number, got {type(value).__name__} ({value!r})")
@@ -98,11 +101,7 @@ def check_snr_db(snr_db: object, batch_size: int, device: torch.device) -> torch
             f"snr_db must be a scalar or have shape [{batch_size}] (one value per example), "
             f"got shape {list(snr.shape)}"
         )
-    if not bool(torch.isfinite(snr).all()):
-        raise ValueError(
-            f"snr_db must be finite, got {snr.flatten()[~torch.isfinite(snr.flatten())][:3]}; "
-            "a NaN or infinite SNR has no physical meaning here"
-        )
+    check_finite_tensor(snr, "snr_db", "a NaN or infinite SNR has no physical meaning here")
     return snr.expand(batch_size) if snr.ndim == 1 else snr.repeat(batch_size)
 
 

@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from spikesat.channels._checks import check_elevation_deg, check_finite, check_frequency_ghz
+from spikesat.channels._checks import check_elevation_deg, check_frequency_ghz, check_real_number
 
 FREQUENCY_RANGE_GHZ = (1.0, 55.0)
 SCINTILLATION_FREQUENCY_RANGE_GHZ = (4.0, 55.0)
@@ -73,11 +73,11 @@ class ItuAtmosphere:
         include_scintillation: bool = True,
         elevation_step_deg: float = 0.5,
     ) -> None:
-        lat = check_finite(lat_deg, "lat_deg")
-        lon = check_finite(lon_deg, "lon_deg")
+        lat = check_real_number(lat_deg, "lat_deg")
+        lon = check_real_number(lon_deg, "lon_deg")
         if not -90.0 <= lat <= 90.0:
             raise ValueError(f"lat_deg must lie in [-90, 90], got {lat!r}")
-        p = check_finite(exceedance_percent, "exceedance_percent")
+        p = check_real_number(exceedance_percent, "exceedance_percent")
         low, high = EXCEEDANCE_RANGE_PERCENT
         if include_scintillation:
             low = SCINTILLATION_MIN_PERCENT
@@ -88,25 +88,27 @@ class ItuAtmosphere:
                 + (", scintillation needs >= 0.01 %" if include_scintillation else "")
                 + ")"
             )
-        diameter = check_finite(antenna_diameter_m, "antenna_diameter_m")
-        efficiency = check_finite(antenna_efficiency, "antenna_efficiency")
+        diameter = check_real_number(antenna_diameter_m, "antenna_diameter_m")
+        efficiency = check_real_number(antenna_efficiency, "antenna_efficiency")
         if diameter <= 0.0 or not 0.0 < efficiency <= 1.0:
             raise ValueError(
                 "antenna_diameter_m must be > 0 and antenna_efficiency in (0, 1], got "
                 f"{diameter!r} and {efficiency!r}"
             )
-        step = check_finite(elevation_step_deg, "elevation_step_deg")
+        step = check_real_number(elevation_step_deg, "elevation_step_deg")
         if not 0.0 < step <= 5.0:
             raise ValueError(f"elevation_step_deg must be in (0, 5], got {step!r}")
         if not any((include_gas, include_rain, include_clouds, include_scintillation)):
             raise ValueError("include at least one of gas, rain, clouds and scintillation")
         self.lat_deg = lat
         self.lon_deg = (lon + 180.0) % 360.0 - 180.0
-        self.alt_m = None if alt_m is None else check_finite(alt_m, "alt_m")
+        self.alt_m = None if alt_m is None else check_real_number(alt_m, "alt_m")
         self.exceedance_percent = p
         self.antenna_diameter_m = diameter
         self.antenna_efficiency = efficiency
-        self.polarization_tilt_deg = check_finite(polarization_tilt_deg, "polarization_tilt_deg")
+        self.polarization_tilt_deg = check_real_number(
+            polarization_tilt_deg, "polarization_tilt_deg"
+        )
         self.include_gas = bool(include_gas)
         self.include_rain = bool(include_rain)
         self.include_clouds = bool(include_clouds)

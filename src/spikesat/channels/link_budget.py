@@ -20,8 +20,8 @@ from spikesat.channels._checks import (
     check_choice,
     check_distance_km,
     check_elevation_deg,
-    check_finite,
     check_positive,
+    check_real_number,
 )
 from spikesat.channels.modcod import modcod_table
 from spikesat.channels.path_loss import free_space_path_loss_db
@@ -136,7 +136,7 @@ class LinkBudget:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if field.name.endswith(("_db", "_dbw", "_dbi", "_db_k", "_k")) and value is not None:
-                check_finite(value, field.name)
+                check_real_number(value, field.name)
             if field.name.endswith("loss_db") or field.name.endswith("margin_db"):
                 if value < 0.0:
                     raise ValueError(f"{field.name} must be >= 0 dB (a loss), got {value!r}")
@@ -145,7 +145,7 @@ class LinkBudget:
         if self.noise_figure_db is not None and self.noise_figure_db < 0.0:
             raise ValueError(f"noise_figure_db must be >= 0 dB, got {self.noise_figure_db!r}")
         check_positive(self.antenna_temperature_k, "antenna_temperature_k")
-        roll_off = check_finite(self.roll_off, "roll_off")
+        roll_off = check_real_number(self.roll_off, "roll_off")
         if not 0.0 <= roll_off <= 1.0:
             raise ValueError(f"roll_off must lie in [0, 1], got {roll_off!r}")
         modcod_table(self.modcod_table)

@@ -197,6 +197,22 @@ def _resolve_fading(fading: FadingChannel | str | None, budget: LinkBudget) -> F
     )
 
 
+def _check_plan(plan: object) -> None:
+    """Raise ``TypeError`` unless ``plan`` looks like a ``ContactPlan`` (its link methods)."""
+    missing = [
+        attr
+        for attr in ("ground_links", "isl_links", "stations")
+        if not hasattr(plan, attr)
+        or (attr != "stations" and not callable(getattr(plan, attr, None)))
+    ]
+    if missing:
+        raise TypeError(
+            f"plan must be a ContactPlan (from spikesat.orbits.contact_plan), got "
+            f"{type(plan).__name__} without {', '.join(missing)}; build one with "
+            "spikesat.orbits.contact_plan(constellation, times, stations)"
+        )
+
+
 def _station_atmospheres(plan: Any, percent: float) -> list[ItuAtmosphere]:
     return [
         ItuAtmosphere(
@@ -245,7 +261,13 @@ def link_trace(
     Returns
     -------
     LinkTrace
+
+    Raises
+    ------
+    TypeError
+        If ``plan`` is not a ContactPlan (or ``seed`` not an int).
     """
+    _check_plan(plan)
     check_choice(acm_csi, ACM_CSI_MODES, "acm_csi")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")

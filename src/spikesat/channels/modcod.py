@@ -21,7 +21,7 @@ from fractions import Fraction
 import numpy as np
 
 from spikesat._registry import Registry
-from spikesat.channels._checks import check_finite, check_snr_array_db
+from spikesat.channels._checks import check_real_number, check_snr_array_db
 
 DVB_S2_SOURCE = "ETSI EN 302 307-1 V1.4.1, Table 13 (normal FECFRAME, AWGN, PER 1e-7)"
 DVB_S2X_SOURCE = "ETSI EN 302 307-2 V1.1.1, Table 20a (normal FECFRAME, AWGN, FER 1e-5)"
@@ -253,7 +253,7 @@ class ModcodTable:
         ndarray of int64
             Table indices, ``-1`` where the SNR is below every threshold (no link).
         """
-        snr = check_snr_array_db(snr_db) - check_finite(margin_db, "margin_db")
+        snr = check_snr_array_db(snr_db) - check_real_number(margin_db, "margin_db")
         position = np.searchsorted(self._frontier_thresholds_db, snr, side="right") - 1
         return np.where(position >= 0, self._frontier[np.clip(position, 0, None)], -1)
 

@@ -81,6 +81,32 @@ def create(name: str, in_channels: int, **kwargs: Any) -> Codec:
     return factory(in_channels, **kwargs)
 
 
-def list_codecs() -> list[str]:
-    """The registered codec names, sorted."""
-    return CODECS.names()
+CODEC_KINDS = ("feature", "image", "analog")
+"""The kinds of codec: byte codecs of features, byte codecs of images, analog (no bytes)."""
+
+
+def codec_kind(name: str) -> str:
+    """The kind of the codec registered as ``name``, read from its class.
+
+    ``"analog"`` for a codec that sends channel symbols, not bytes (its class sets
+    ``produces_bytes = False``, or its ``forward`` takes ``snr_db``); ``"image"`` for a byte
+    codec of images only (``accepts_tokens = False``); ``"feature"`` for the other byte codecs.
+    """
+    cls = CODECS.get(name)
+    if (
+        not getattr(cls, "produces_bytes", True)
+        or "snr_db" in inspect.signature(cls.forward).parameters
+    ):
+        return "analog"
+    return "feature" if getattr(cls, "accepts_tokens", True) else "image"
+
+
+def list_codecs(kind: str | None = None) -> list[str]:
+    """The registered codec names, sorted; only those of ``kind`` (see :func:`codec_kind`)."""
+    if kind is None:
+        return CODECS.names()
+    if kind not in CODEC_KINDS:
+        raise ValueError(
+            f"kind={kind!r} is not a codec kind; choose one of {', '.join(CODEC_KINDS)}"
+        )
+    return [name for name in CODECS.names() if codec_kind(name) == kind]

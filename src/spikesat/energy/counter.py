@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
+from spikesat._checks import check_finite, check_tensor, expected_input_shape
 from spikesat.energy.opcount import LayerOps, OpCount
 from spikesat.energy.synops import avg_pool_synops, conv_synops, linear_synops, spike_mask
 from spikesat.models.macs import flop_formulas
@@ -87,27 +88,47 @@ def count_ops(
     TypeError
         If ``model`` is not an ``nn.Module`` or ``inputs`` are not tensors.
     ValueError
-        If ``spikes`` is not one of the choices, or an input holds NaN or infinity.
+        If ``spikes`` is not one of the choices, an input holds NaN or infinity, or the input
+        does not have the shape the model takes (checked before the run where the model
+        tells it, see :func:`spikesat._checks.expected_input_shape`; else the run's error is
+        re-raised as a ``ValueError`` naming the input shapes).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if spikes not in ("auto", "never"):
         raise ValueError(f"spikes must be 'auto' or 'never', got {spikes!r}")
-    args = (inputs,) if isinstance(inputs, torch.Tensor) else tuple(inputs)
+    if isinstance(inputs, torch.Tensor):
+        args: tuple = (inputs,)
+    elif isinstance(inputs, Sequence) and not isinstance(inputs, str | bytes):
+        args = tuple(inputs)
+    else:
+        args = ()
     if not args or not all(isinstance(a, torch.Tensor) for a in args):
         raise TypeError(
             "inputs must be a tensor or a non-empty sequence of tensors, got "
             f"{type(inputs).__name__}; pass e.g. torch.randn(1, 3, 224, 224)"
         )
+    expected = expected_input_shape(model)
     for i, a in enumerate(args):
-        if a.is_floating_point() and not bool(torch.isfinite(a).all()):
-            raise ValueError(f"input {i} holds NaN or infinite values; clean the batch first")
+        name = "inputs" if len(args) == 1 else f"inputs[{i}]"
+        if i == 0 and expected is not None:
+            check_tensor(a, name, shape=expected)
+        else:
+            check_finite(a, name)
 
     recorder = _Recorder(model, count_spikes=spikes == "auto")
     counter = FlopCounterMode(display=False, custom_mapping=flop_formulas())
     try:
         with torch.no_grad(), counter:
             model(*args)
+    except torch.OutOfMemoryError:
+        raise
+    except RuntimeError as err:
+        shapes = ", ".join(str(list(a.shape)) for a in args)
+        raise ValueError(
+            f"{type(model).__name__} failed on inputs of shape {shapes}: {err}; pass inputs "
+            "shaped as the model's forward expects (e.g. an image batch [B, C, H, W])"
+        ) from err
     finally:
         recorder.remove()
     recorder.add_macs(counter.get_flop_counts(), root_key=type(model).__name__)

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from spikesat._checks import check_tensor
+
 
 class LAM(nn.Module):
     """A model made of named stages, with a task head as its own submodule ``head``.
@@ -83,8 +85,17 @@ class LAM(nn.Module):
         """The stages ``stage_names[start:stop]`` as an ordered name -> module mapping."""
         return OrderedDict((n, self.get_submodule(n)) for n in self.stage_names[start:stop])
 
+    def expected_input_shape(self) -> tuple:
+        """The input shape the model takes: ``("B", in_chans, "H", "W")``."""
+        return ("B", self.config.get("in_chans", "C"), "H", "W")
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Run every stage but the head: images ``[B, C, H, W]`` -> pooled features ``[B, D]``."""
+        """Run every stage but the head: images ``[B, C, H, W]`` -> pooled features ``[B, D]``.
+
+        Raises ``TypeError`` / ``ValueError`` for a non-tensor, a wrong shape or NaN/infinite
+        images (see :mod:`spikesat._checks`; ``SPIKESAT_NO_CHECKS=1`` skips the NaN check).
+        """
+        check_images(x, self)
         for name in self.stage_names[:-1]:
             x = self.get_submodule(name)(x)
         return x
@@ -92,3 +103,14 @@ class LAM(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images ``[B, C, H, W]`` -> logits ``[B, num_classes]``."""
         return self.head(self.forward_features(x))
+
+
+def check_images(x: object, model: LAM) -> torch.Tensor:
+    """Check that ``x`` is a finite image batch ``[B, in_chans, H, W]`` for ``model``."""
+    return check_tensor(
+        x,
+        "images",
+        shape=model.expected_input_shape(),
+        hint=f"{model.name} takes a batch of normalised images; add a batch dimension with "
+        "x.unsqueeze(0) for one image, and give it the bands the model was built with",
+    )

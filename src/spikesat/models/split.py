@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from spikesat._checks import check_tensor
 from spikesat.models.lam import LAM
 from spikesat.models.macs import count_macs
 
@@ -34,7 +35,10 @@ class SplitModel(nn.Module):
         self.at = at
         self.model_name = model.name
         self.onboard = _sequential(model, 0, index + 1)
+        self.onboard.input_name = "images"
+        self.onboard.input_shape = model.expected_input_shape()
         self.remote = _sequential(model, index + 1, len(model.stage_names))
+        self.remote.input_name = f"features (the output of {model.name} at {at!r})"
         # The wrappers take the model's mode, so that a helper which restores a part's mode
         # (``model.train(was_training)``) cannot switch a model in eval mode back to training.
         for wrapper in (self, self.onboard, self.remote):
@@ -45,9 +49,43 @@ class SplitModel(nn.Module):
         """The task head (the last stage of ``remote``)."""
         return self.remote[-1]
 
+    def expected_input_shape(self) -> tuple:
+        """The input shape the model takes: ``("B", in_chans, "H", "W")``."""
+        return tuple(self.onboard.input_shape)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images ``[B, C, H, W]`` -> logits ``[B, num_classes]``."""
         return self.remote(self.onboard(x))
+
+
+class CheckedSequential(nn.Sequential):
+    """An ``nn.Sequential`` that checks its input first (a tensor, finite, of ``input_shape``).
+
+    The two parts of a :class:`SplitModel` are ``CheckedSequential`` s: ``onboard`` takes
+    images ``[B, C, H, W]``, ``remote`` takes the split-point features. Its state dict and
+    children are those of a plain ``nn.Sequential``.
+
+    Attributes
+    ----------
+    input_name : str
+        What the input is called in error messages.
+    input_shape : tuple or None
+        The expected shape (see :func:`spikesat._checks.check_tensor`); ``None`` checks only
+        that the input is a finite tensor with a batch dimension.
+    """
+
+    def __init__(self, *args: nn.Module) -> None:
+        super().__init__(*args)
+        self.input_name = "x"
+        self.input_shape: tuple | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Check ``x`` (see :mod:`spikesat._checks`), then run the children in order."""
+        if self.input_shape is None:
+            check_tensor(x, self.input_name, shape=(..., None))
+        else:
+            check_tensor(x, self.input_name, shape=self.input_shape)
+        return super().forward(x)
 
 
 @dataclass(frozen=True)
@@ -176,6 +214,6 @@ def _split_index(model: LAM, at: str) -> int:
     return choices.index(at)
 
 
-def _sequential(model: LAM, start: int, stop: int) -> nn.Sequential:
+def _sequential(model: LAM, start: int, stop: int) -> CheckedSequential:
     stages = model.stages_between(start, stop)
-    return nn.Sequential(OrderedDict((n.replace(".", "_"), m) for n, m in stages.items()))
+    return CheckedSequential(OrderedDict((n.replace(".", "_"), m) for n, m in stages.items()))

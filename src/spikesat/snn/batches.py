@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from spikesat._checks import check_finite, check_tensor
+
 
 def labelled_tensors(data: Any, name: str = "data") -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(inputs [N, ...], labels [N])`` from a pair of tensors, a data set or batches.
@@ -50,23 +52,23 @@ def labelled_tensors(data: Any, name: str = "data") -> tuple[torch.Tensor, torch
         raise ValueError(f"{name} is empty; pass at least one labelled example")
     if len(inputs) != len(labels):
         raise ValueError(f"{name}: {len(inputs)} inputs but {len(labels)} labels")
-    if inputs.is_floating_point() and not bool(torch.isfinite(inputs).all()):
-        raise ValueError(f"{name} holds NaN or infinite inputs; clean them first")
+    check_finite(inputs, name)
     return inputs, labels.long()
 
 
-def calibration_tensors(data: Any) -> list[torch.Tensor]:
+def calibration_tensors(data: Any, shape: tuple | None = None) -> list[torch.Tensor]:
     """Return the calibration batches as a list of finite input tensors.
 
     ``data`` is a tensor batch ``[N, ...]``, or an iterable of batches, each a tensor or an
-    ``(inputs, labels)`` pair (labels are ignored).
+    ``(inputs, labels)`` pair (labels are ignored). ``shape`` is the input shape the model
+    takes (see :func:`spikesat._checks.check_tensor`); by default any ``[N, ...]``.
 
     Raises
     ------
     TypeError
         For anything else.
     ValueError
-        For an empty set or NaN / infinite values.
+        For an empty set, NaN / infinite values or a shape other than ``shape``.
     """
     if isinstance(data, torch.Tensor):
         batches = [data]
@@ -90,10 +92,12 @@ def calibration_tensors(data: Any) -> list[torch.Tensor]:
             "calibration_data is empty; pass a batch of representative inputs, e.g. a few "
             "hundred training features"
         )
-    for b in batches:
-        if not bool(torch.isfinite(b).all()):
-            raise ValueError(
-                "calibration_data holds NaN or infinite values; the thresholds would be "
-                "meaningless. Clean the batch (e.g. drop non-finite rows) first"
-            )
+    for i, b in enumerate(batches):
+        check_tensor(
+            b,
+            "calibration_data" if len(batches) == 1 else f"calibration_data batch {i}",
+            shape=shape,
+            hint="pass inputs of the shape the model takes (e.g. pooled features [N, D] for a "
+            "task head); NaN or infinite values would make the thresholds meaningless",
+        )
     return batches

@@ -37,6 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spikesat._checks import expected_input_shape
 from spikesat.snn.batches import calibration_tensors
 from spikesat.snn.calibration import activation_scales
 from spikesat.snn.network import SpikingNetwork, check_num_steps
@@ -127,7 +128,7 @@ def convert(
     SURROGATES.get(surrogate)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    batches = calibration_tensors(calibration_data)
+    batches = calibration_tensors(calibration_data, expected_input_shape(model))
     layers = _fold_batchnorm(_leaves(model))
     acts = [i for i, (_, m) in enumerate(layers) if isinstance(m, _ACTIVATIONS)]
     if not acts:

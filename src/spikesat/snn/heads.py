@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spikesat._checks import expected_input_shape
 from spikesat.energy import count_ops, energy_joules, list_hardware
 from spikesat.snn.batches import calibration_tensors
 from spikesat.snn.convert import convert
@@ -103,7 +104,7 @@ def int8_head(head: nn.Module, calibration_data: Any) -> nn.Module:
         raise TypeError(
             "int8_head quantises an nn.Sequential of Linear, ReLU, Dropout and Identity layers"
         )
-    batches = calibration_tensors(calibration_data)
+    batches = calibration_tensors(calibration_data, expected_input_shape(head))
     layers = [(n, m) for n, m in copy.deepcopy(head).cpu().eval().named_children()]
     layers = [(n, m) for n, m in layers if not isinstance(m, nn.Dropout | nn.Identity)]
     model = nn.Sequential(

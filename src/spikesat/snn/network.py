@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from spikesat._checks import check_tensor, first_layer_input_shape
 from spikesat.snn.neurons import IFNeuron
 
 
@@ -60,6 +61,10 @@ class SpikingNetwork(nn.Module):
     def num_steps(self, value: int) -> None:
         self._num_steps = check_num_steps(value)
 
+    def expected_input_shape(self) -> tuple | None:
+        """The input shape the network takes (from its first Linear/Conv layer), or ``None``."""
+        return first_layer_input_shape(self.encoder)
+
     def neurons(self) -> dict[str, IFNeuron]:
         """The spiking layers by name."""
         return {name: m for name, m in self.named_modules() if isinstance(m, IFNeuron)}
@@ -75,10 +80,7 @@ class SpikingNetwork(nn.Module):
 
     def forward_steps(self, x: torch.Tensor) -> torch.Tensor:
         """The running average of the output after each step ``[num_steps, B, K]``."""
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a tensor, got {type(x).__name__}")
-        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
-            raise ValueError("x holds NaN or infinite values; the spiking head cannot use them")
+        check_tensor(x, "x", shape=self.expected_input_shape() or (..., None))
         for neuron in self.neurons().values():
             neuron.reset()
             neuron.reset_counts()

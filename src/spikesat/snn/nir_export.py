@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spikesat._checks import check_tensor
 from spikesat.snn.network import SpikingNetwork, check_num_steps
 from spikesat.snn.neurons import IFNeuron
 
@@ -57,13 +58,21 @@ def export_nir(
     model : SpikingNetwork
         From :func:`spikesat.snn.convert`.
     sample : torch.Tensor
-        An input batch ``[B, ...]`` used to infer every layer's shape.
+        An input batch ``[B, ...]`` of the shape the network takes (``[B, D]`` for a task
+        head), used to infer every layer's shape.
     path : path, optional
         Where to write the graph (HDF5, via ``nir.write``).
 
     Returns
     -------
     nir.NIRGraph
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a SpikingNetwork or ``sample`` not a tensor.
+    ValueError
+        If ``sample`` has another shape than the network's first layer takes, or holds NaN.
     """
     nir = _import_nir()
     if not isinstance(model, SpikingNetwork):
@@ -71,8 +80,12 @@ def export_nir(
             f"export_nir takes a SpikingNetwork from spikesat.snn.convert, got "
             f"{type(model).__name__}"
         )
-    if not isinstance(sample, torch.Tensor) or sample.dim() < 2:
-        raise ValueError("sample must be an input batch [B, ...] with a batch dimension")
+    check_tensor(
+        sample,
+        "sample",
+        shape=model.expected_input_shape() or (..., None),
+        hint="pass an input batch of the shape the network takes (one example is enough)",
+    )
     modules = [*model.encoder.named_children(), *model.body.named_children()]
     shapes = _input_shapes(model, sample, [m for _, m in modules])
     nodes: dict[str, nir.NIRNode] = {
@@ -225,6 +238,10 @@ def run_nir(graph: nir.NIRGraph | str | Path, x: torch.Tensor, num_steps: int | 
     if not isinstance(graph, nir.NIRGraph):
         graph = nir.read(str(graph))
     steps = check_num_steps(int(num_steps or graph.metadata["num_steps"]))
+    node = graph.nodes.get("input")
+    want = getattr(node, "input_type", {}).get("input") if node is not None else None
+    expected = ("B", *(int(v) for v in want)) if want is not None else (..., None)
+    check_tensor(x, "x", shape=expected, hint="pass inputs of the shape the graph was exported for")
     chain = _chain(graph)
     membranes: dict[str, torch.Tensor] = {}
     total = None

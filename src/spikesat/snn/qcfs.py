@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spikesat._checks import expected_input_shape
 from spikesat.snn.batches import calibration_tensors, labelled_tensors
 from spikesat.snn.supervised import check_epochs_and_batch_size, train_cross_entropy
 
@@ -103,7 +104,9 @@ def replace_relu_with_qcfs(
     if calibration_data is not None:
         from spikesat.snn.calibration import activation_scales
 
-        scales = activation_scales(new, calibration_tensors(calibration_data), names, percentile)
+        scales = activation_scales(
+            new, calibration_tensors(calibration_data, expected_input_shape(new)), names, percentile
+        )
         thresholds.update({n: max(s, 1e-3) for n, s in scales.items()})
     for name in names:
         parent_name, _, child = name.rpartition(".")

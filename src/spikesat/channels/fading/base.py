@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from spikesat._checks import check_finite
 from spikesat._registry import Registry
 from spikesat.channels._checks import check_choice, check_snr_db
 
@@ -262,9 +263,15 @@ class FadingChannel(nn.Module):
         -------
         Tensor
             The channel output, in the layout and shape of ``x``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` or ``snr_db`` holds NaN or infinity (skipped with ``SPIKESAT_NO_CHECKS=1``,
+            see :mod:`spikesat._checks`), or the shapes do not fit.
         """
+        xc = check_finite(_to_complex(x), "x", "pass finite symbols (check the encoder's output)")
         real_pairs = not x.is_complex()
-        xc = _to_complex(x)
         batch_size = xc.shape[0]
         flat = xc.reshape(batch_size, -1)
         if realization.noise.shape != flat.shape:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from scipy import special
 
-from spikesat.channels._checks import check_finite
+from spikesat.channels._checks import check_real_number
 from spikesat.channels.fading.base import (
     CHANNELS,
     NEPER_PER_DB,
@@ -43,7 +43,7 @@ class LogNormal(FadingChannel):
         seed: int = 0,
     ) -> None:
         super().__init__(block_size=block_size, signal_power=signal_power, seed=seed)
-        sigma = check_finite(sigma_db, "sigma_db")
+        sigma = check_real_number(sigma_db, "sigma_db")
         if sigma < 0.0:
             raise ValueError(f"sigma_db must be >= 0 dB, got {sigma!r}")
         self.sigma_db = sigma

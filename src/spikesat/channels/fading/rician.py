@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-from spikesat.channels._checks import check_finite
+from spikesat.channels._checks import check_real_number
 from spikesat.channels.fading.base import CHANNELS, CoefficientDraw, Coefficients, FadingChannel
 
 
 def check_k_factor(k_factor: object) -> float:
     """Return the Rice factor ``K`` (linear) as a float, or raise if it is not finite and >= 0."""
-    k = check_finite(k_factor, "k_factor")
+    k = check_real_number(k_factor, "k_factor")
     if k < 0.0:
         raise ValueError(
             f"k_factor must be >= 0 (linear LOS-to-scatter power ratio), got {k!r}; "

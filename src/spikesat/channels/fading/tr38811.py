@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from scipy import special
 
-from spikesat.channels._checks import check_elevation_deg, check_finite
+from spikesat.channels._checks import check_elevation_deg, check_real_number
 from spikesat.channels.fading.base import (
     CHANNELS,
     NEPER_PER_DB,
@@ -104,7 +104,7 @@ BANDS_GHZ = {"s": (2.0, 4.0), "ka": (17.7, 40.0)}
 
 def band_of(frequency_ghz: float) -> str:
     """The TR 38.811 table band (``"s"`` or ``"ka"``) for ``frequency_ghz``, or raise."""
-    f = check_finite(frequency_ghz, "frequency_ghz")
+    f = check_real_number(frequency_ghz, "frequency_ghz")
     for band, (low, high) in BANDS_GHZ.items():
         if low <= f <= high:
             return band
