@@ -42,6 +42,7 @@ from spikesat.federated.payload import encode_update
 from spikesat.federated.strategies import Strategy, create_strategy
 from spikesat.models import count_macs
 from spikesat.train import evaluate
+from spikesat.train.rng import seeded_global_rng
 
 TRAINABLE = ("full", "lora")
 CHECKPOINT_NAME = "federation.pt"
@@ -459,7 +460,10 @@ def federate(
         local or LocalConfig(),
         seed,
     )
-    strategy_obj.setup(sim)
+    # A strategy's set-up may build modules (split-lam's codec) whose initialisers draw from
+    # torch's global generator: seeded here for the set-up only, the caller's state restored.
+    with seeded_global_rng(seed, torch.device("cpu")):
+        strategy_obj.setup(sim)
     config = {
         "strategy": strategy_obj.name,
         "strategy_config": strategy_obj.config(),
