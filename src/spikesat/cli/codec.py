@@ -61,14 +61,13 @@ def _load_lam(model: str, checkpoint: Path | None, seed: int, splits: Splits) ->
     """The LAM for ``splits``' bands and classes, with ``checkpoint``'s weights or seeded ones."""
     import spikesat.models as models
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return models.create(
-            model,
-            in_chans=splits.in_chans,
-            num_classes=len(splits.classes),
-            checkpoint=checkpoint,
-        ).eval()
+    return models.create(
+        model,
+        in_chans=splits.in_chans,
+        num_classes=len(splits.classes),
+        checkpoint=checkpoint,
+        seed=seed,
+    ).eval()
 
 
 def check_model_and_split(model: str, at: str) -> None:

@@ -54,7 +54,7 @@ def pretrain(
     )
 
     splits = load_data_splits(data, data_dir, modality, num_train=num_train, seed=seed)
-    lam = models.create(model, in_chans=splits.in_chans, num_classes=len(splits.classes))
+    lam = models.create(model, in_chans=splits.in_chans, num_classes=len(splits.classes), seed=seed)
     history = pretrain_mae(
         lam, splits.train[0], PretrainConfig(epochs=epochs, batch_size=batch_size, seed=seed)
     )

@@ -56,7 +56,7 @@ def train(
 
     splits = load_data_splits(data, data_dir, modality, num_train=num_train, seed=seed)
     lam = models.create(
-        model, in_chans=splits.in_chans, num_classes=len(splits.classes), checkpoint=init
+        model, in_chans=splits.in_chans, num_classes=len(splits.classes), checkpoint=init, seed=seed
     )
     out = out or models.cache_dir() / "checkpoints" / f"{model}-{splits.name}-seed{seed}.pt"
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -294,6 +295,9 @@ class LamClient(NumPyClient):
         :func:`add_lora`'s ``blocks`` / ``target_modules`` (same on every client and the server).
     client_id : int
         Reported in the fit metrics so the server aggregates in a fixed order.
+    num_threads : int, optional
+        torch threads during :meth:`fit` (the process's setting is restored afterwards);
+        None leaves it as it is.
     """
 
     def __init__(
@@ -308,8 +312,14 @@ class LamClient(NumPyClient):
         lora_blocks: Sequence[str | int] | None = None,
         lora_targets: Sequence[str] | None = None,
         client_id: int = 0,
+        num_threads: int | None = None,
     ) -> None:
         _check_mode(mode)
+        if num_threads is not None and (
+            isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1
+        ):
+            raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+        self.num_threads = num_threads
         self.mode = mode
         self.client_id = int(client_id)
         self.train_data = as_tensors(train_data)
@@ -363,11 +373,9 @@ class LamClient(NumPyClient):
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         seed = self._seed(server_round)
         cfg = dataclasses.replace(self.train_config, seed=seed)
-        # Dropout and stochastic depth draw from the global generator: seed it for this fit
-        # (restoring the caller's state afterwards) so a round is the same in any process.
-        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
+        # fit seeds the dropout / drop-path generator from cfg.seed (restoring the caller's
+        # state afterwards), so a round is the same in any process.
+        with _torch_threads(self.num_threads):
             result = fit(
                 self.model, self.train_data, config=cfg, progress=False, parameters=trainable
             )
@@ -390,6 +398,20 @@ class LamClient(NumPyClient):
         return float(result["loss"]), int(result["num_examples"]), {"accuracy": result["accuracy"]}
 
 
+@contextmanager
+def _torch_threads(num_threads: int | None) -> Iterator[None]:
+    """Run the block with ``num_threads`` torch threads, restoring the setting on exit."""
+    if num_threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @dataclass
 class _ClientFactory:
     """Picklable ``client_fn(context)``: builds the :class:`LamClient` of a simulated node."""
@@ -405,7 +427,6 @@ class _ClientFactory:
     num_threads: int
 
     def __call__(self, context: Context):
-        torch.set_num_threads(self.num_threads)
         client_id = int(context.node_config["partition-id"])
         client = LamClient(
             self.model,
@@ -417,6 +438,7 @@ class _ClientFactory:
             lora_blocks=self.lora_blocks,
             lora_targets=self.lora_targets,
             client_id=client_id,
+            num_threads=self.num_threads,
         )
         return client.to_client()
 
@@ -496,7 +518,8 @@ def run_flower_simulation(
     num_cpus : int
         CPUs of the local Ray instance Flower starts (clients run one per CPU).
     num_threads_per_client : int
-        torch threads in each client.
+        torch threads of each client's local training (set around every fit and restored
+        after it, in the client's Ray actor process).
 
     Returns
     -------

@@ -42,6 +42,7 @@ from spikesat.federated.payload import encode_update
 from spikesat.federated.strategies import Strategy, create_strategy
 from spikesat.models import count_macs
 from spikesat.train import evaluate
+from spikesat.train.rng import seeded_global_rng
 
 TRAINABLE = ("full", "lora")
 CHECKPOINT_NAME = "federation.pt"
@@ -444,7 +445,6 @@ def federate(
             "in the contact plan, so their updates could never arrive: add stations, lower "
             "min_elevation_deg or lengthen horizon_h"
         )
-    torch.manual_seed(seed)
     net = _build_model(model, data, seed)
     trainable_names = _prepare_trainable(net, trainable, lora_rank, seed)
     clock = Clock(network, onboard=onboard, ground=ground_computer, eclipse=eclipse)
@@ -460,7 +460,10 @@ def federate(
         local or LocalConfig(),
         seed,
     )
-    strategy_obj.setup(sim)
+    # A strategy's set-up may build modules (split-lam's codec) whose initialisers draw from
+    # torch's global generator: seeded here for the set-up only, the caller's state restored.
+    with seeded_global_rng(seed, torch.device("cpu")):
+        strategy_obj.setup(sim)
     config = {
         "strategy": strategy_obj.name,
         "strategy_config": strategy_obj.config(),
@@ -542,12 +545,12 @@ def _build_model(model: str | nn.Module, data: FederatedData, seed: int) -> nn.M
         return model
     from spikesat.models import create
 
-    torch.manual_seed(seed)
     return create(
         model,
         in_chans=int(data.train_images.shape[1]),
         num_classes=data.num_classes,
         img_size=int(data.train_images.shape[-1]),
+        seed=seed,
     )
 
 
@@ -580,7 +583,6 @@ def _save_checkpoint(
             "time_s": sim.time_s,
             "contributions": sim.contributions,
             "history": history,
-            "torch_rng": torch.get_rng_state(),
         },
         tmp,
     )
@@ -606,7 +608,6 @@ def _load_checkpoint(
     sim.clock.load_state_dict(state["clock"])
     sim.time_s = float(state["time_s"])
     sim.contributions = state["contributions"]
-    torch.set_rng_state(state["torch_rng"])
     return int(state["rounds_done"]), list(state["history"])
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from spikesat._registry import Registry
 from spikesat.models.lam import LAM
 
@@ -17,6 +19,7 @@ def create(
     in_chans: int = 3,
     num_classes: int = 10,
     checkpoint: str | Path | None = None,
+    seed: int = 0,
     **kwargs: Any,
 ) -> LAM:
     """Build a LAM from the zoo, optionally loading weights.
@@ -33,6 +36,11 @@ def create(
     checkpoint : path, optional
         A checkpoint written by :func:`spikesat.models.save_checkpoint` (or ``spikesat
         train``); its weights are loaded after checking that it was made for ``name``.
+    seed : int
+        Seed of the weight initialisation. The initialisers (timm's, torch's) draw from
+        torch's global generator: it is seeded for the build only and the caller's state is
+        restored afterwards, so the same seed gives the same weights and the user's random
+        stream is left as it was.
     **kwargs
         Architecture options of the family (``head_hidden``, ``drop_path_rate``, ...).
         An unknown keyword raises ``TypeError``.
@@ -47,7 +55,11 @@ def create(
         )
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    model = MODELS.create(name, in_chans=in_chans, num_classes=num_classes, **kwargs)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
+        model = MODELS.create(name, in_chans=in_chans, num_classes=num_classes, **kwargs)
     if checkpoint is not None:
         from spikesat.models.checkpoint import load_weights
 

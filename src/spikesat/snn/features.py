@@ -93,9 +93,10 @@ def lam_features(
     if use_cache and path.is_file():
         lam, _ = load_checkpoint(path)
     else:
-        torch.manual_seed(seed)
         size = {"img_size": image_size} if model.startswith("vit") else {}
-        lam = create(model, in_chans=splits.in_chans, num_classes=len(splits.classes), **size)
+        lam = create(
+            model, in_chans=splits.in_chans, num_classes=len(splits.classes), seed=seed, **size
+        )
         result = fit(
             lam,
             train,

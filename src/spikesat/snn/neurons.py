@@ -9,6 +9,20 @@ from torch import nn
 from spikesat.snn.surrogates import SURROGATES
 
 
+def _unregister(neuron: snntorch.SpikingNeuron) -> None:
+    """Take ``neuron`` off snnTorch's class-level ``SpikingNeuron.instances`` list.
+
+    snnTorch appends every neuron it builds to that list (for ``snntorch.utils.reset`` of
+    ``init_hidden=True`` neurons, which spikesat does not use: the membrane is passed
+    explicitly), so it would grow, and keep every neuron alive, with each network built.
+    """
+    instances = snntorch.SpikingNeuron.instances
+    for i in range(len(instances) - 1, -1, -1):
+        if instances[i] is neuron:
+            del instances[i]
+            return
+
+
 class IFNeuron(nn.Module):
     """An integrate-and-fire (``beta = 1``) or leaky (``beta < 1``) spiking neuron layer.
 
@@ -56,6 +70,7 @@ class IFNeuron(nn.Module):
             spike_grad=SURROGATES.create(surrogate),
             reset_mechanism="subtract",
         )
+        _unregister(self.lif)
         self.membrane: torch.Tensor | None = None
         self._spikes = torch.zeros((), dtype=torch.float64)
         self.num_updates = 0

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikesat.train.core import StepOutput, optimiser_step, run_epochs
+from spikesat.train.rng import seeded_global_rng
 
 
 def check_epochs_and_batch_size(epochs: object, batch_size: object) -> None:
@@ -42,7 +43,8 @@ def train_cross_entropy(
     epochs, batch_size : int
         Passes over the data and examples per step (checked by the callers).
     seed : int
-        Seed of the shuffling.
+        Seed of the shuffling and of torch's global generator during the training (dropout
+        draws from it; the caller's state is restored afterwards).
     schedule : LRScheduler, optional
         Stepped once per epoch.
 
@@ -60,14 +62,15 @@ def train_cross_entropy(
         value = loss.item()
         return StepOutput({"loss": value}, {"loss": value * len(idx)})
 
-    history = run_epochs(
-        model,
-        step,
-        num_examples=len(inputs),
-        batch_size=batch_size,
-        num_epochs=epochs,
-        generator=torch.Generator().manual_seed(seed),
-        end_epoch=None if schedule is None else lambda epoch, record: schedule.step(),
-    )
+    with seeded_global_rng(seed, device):
+        history = run_epochs(
+            model,
+            step,
+            num_examples=len(inputs),
+            batch_size=batch_size,
+            num_epochs=epochs,
+            generator=torch.Generator().manual_seed(seed),
+            end_epoch=None if schedule is None else lambda epoch, record: schedule.step(),
+        )
     model.eval()
     return [record["loss"] for record in history]

@@ -53,7 +53,10 @@ def load_training_state(
     """Restore a state written by :func:`save_training_state` in place.
 
     Loads the weights, optimiser, schedule and ``generator`` states and torch's global
-    generators.
+    generators. :func:`~spikesat.train.fit` calls it inside its
+    :func:`~spikesat.train.rng.seeded_global_rng` block, so the restored global state is the
+    training's own and the caller's is put back when ``fit`` returns; other callers should
+    do the same.
 
     Returns
     -------

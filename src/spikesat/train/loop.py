@@ -19,6 +19,7 @@ from spikesat.train.core import StepOutput, optimiser_step, run_epochs, steps_pe
 from spikesat.train.device import check_device, resolve_device
 from spikesat.train.optim import adamw_warmup_cosine
 from spikesat.train.progress import BarProgress
+from spikesat.train.rng import seeded_global_rng
 
 
 @dataclass
@@ -42,7 +43,8 @@ class TrainConfig:
     augment : bool
         Random dihedral symmetries and shifts (:func:`augment_batch`).
     seed : int
-        Seed of the shuffling and the augmentation.
+        Seed of the shuffling, the augmentation and the dropout / drop-path (torch's global
+        generator is seeded inside :func:`fit` only, the caller's state restored after).
     device : str
         ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     """
@@ -194,57 +196,63 @@ def fit(
         num_epochs=cfg.epochs,
         steps_per_epoch=per_epoch,
     )
-    gen = torch.Generator().manual_seed(cfg.seed)
-    result = TrainResult(device=str(device))
-    start_epoch = 0
-    if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
-        result.history, start_epoch = load_training_state(
-            checkpoint_path, model=model, optimiser=optimiser, schedule=schedule, generator=gen
-        )
-
-    def step(idx: torch.Tensor) -> StepOutput:
-        x = augment_batch(images[idx], gen) if cfg.augment else images[idx]
-        x, y = x.to(device), labels[idx].to(device)
-        logits = model(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-        optimiser_step(loss, optimiser, schedule)
-        value, correct = loss.item(), (logits.argmax(1) == y).sum().item()
-        return StepOutput(
-            {"loss": value}, {"train_loss": value * len(idx), "train_accuracy": correct}
-        )
-
-    def end_epoch(epoch: int, record: dict[str, float]) -> None:
-        record["lr"] = schedule.get_last_lr()[0]
-        if val_data is not None:
-            val = evaluate(model, val_data, device=str(device))
-            record.update(val_accuracy=val["accuracy"], val_loss=val["loss"])
-        if checkpoint_path is not None:
-            save_training_state(
-                checkpoint_path,
-                model=model,
-                optimiser=optimiser,
-                schedule=schedule,
-                generator=gen,
-                history=[*result.history, record],
-                epoch=epoch + 1,
+    # Dropout and drop-path draw from torch's global generator: it is seeded with cfg.seed for
+    # the training only (a resumed run restores it from the checkpoint, inside the same fork),
+    # and the caller's state is restored on exit.
+    with seeded_global_rng(cfg.seed, device):
+        gen = torch.Generator().manual_seed(cfg.seed)
+        result = TrainResult(device=str(device))
+        start_epoch = 0
+        if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
+            result.history, start_epoch = load_training_state(
+                checkpoint_path, model=model, optimiser=optimiser, schedule=schedule, generator=gen
             )
 
-    began = time.time()
-    with progress_bar(progress, transient=False) as bar:
-        run_epochs(
-            model,
-            step,
-            num_examples=len(images),
-            batch_size=cfg.batch_size,
-            num_epochs=cfg.epochs,
-            generator=gen,
-            first_epoch=start_epoch,
-            stop_epoch=None if stop_after_epochs is None else start_epoch + stop_after_epochs,
-            progress=BarProgress(bar, "training", cfg.epochs, per_epoch, start_epoch * per_epoch),
-            end_epoch=end_epoch,
-            history=result.history,
-        )
-    result.wall_time_s = time.time() - began
-    if result.history and "val_accuracy" in result.history[-1]:
-        result.val_accuracy = result.history[-1]["val_accuracy"]
-    return result
+        def step(idx: torch.Tensor) -> StepOutput:
+            x = augment_batch(images[idx], gen) if cfg.augment else images[idx]
+            x, y = x.to(device), labels[idx].to(device)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+            optimiser_step(loss, optimiser, schedule)
+            value, correct = loss.item(), (logits.argmax(1) == y).sum().item()
+            return StepOutput(
+                {"loss": value}, {"train_loss": value * len(idx), "train_accuracy": correct}
+            )
+
+        def end_epoch(epoch: int, record: dict[str, float]) -> None:
+            record["lr"] = schedule.get_last_lr()[0]
+            if val_data is not None:
+                val = evaluate(model, val_data, device=str(device))
+                record.update(val_accuracy=val["accuracy"], val_loss=val["loss"])
+            if checkpoint_path is not None:
+                save_training_state(
+                    checkpoint_path,
+                    model=model,
+                    optimiser=optimiser,
+                    schedule=schedule,
+                    generator=gen,
+                    history=[*result.history, record],
+                    epoch=epoch + 1,
+                )
+
+        began = time.time()
+        with progress_bar(progress, transient=False) as bar:
+            run_epochs(
+                model,
+                step,
+                num_examples=len(images),
+                batch_size=cfg.batch_size,
+                num_epochs=cfg.epochs,
+                generator=gen,
+                first_epoch=start_epoch,
+                stop_epoch=None if stop_after_epochs is None else start_epoch + stop_after_epochs,
+                progress=BarProgress(
+                    bar, "training", cfg.epochs, per_epoch, start_epoch * per_epoch
+                ),
+                end_epoch=end_epoch,
+                history=result.history,
+            )
+        result.wall_time_s = time.time() - began
+        if result.history and "val_accuracy" in result.history[-1]:
+            result.val_accuracy = result.history[-1]["val_accuracy"]
+        return result

@@ -75,9 +75,9 @@ def demo_lam(
         lam, meta = models.load_checkpoint(path)
         meta = {**meta, "cached": True, "shipped": shipped, "checkpoint": str(path)}
         return lam.eval(), splits, meta
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        lam = models.create(DEMO_MODEL, in_chans=splits.in_chans, num_classes=len(splits.classes))
+    lam = models.create(
+        DEMO_MODEL, in_chans=splits.in_chans, num_classes=len(splits.classes), seed=seed
+    )
     config = TrainConfig(epochs=epochs, batch_size=64, lr=2e-3, warmup_epochs=0.5, seed=seed)
     result = fit(lam, splits.train, splits.val, config, progress=progress)
     joint_val = result.val_accuracy

@@ -31,6 +31,8 @@ class TrainerActor:
     """The actor body: one trainer, one torch thread."""
 
     def __init__(self, trainer: LocalTrainer) -> None:
+        # Runs in the actor's own worker process (``ray.remote(TrainerActor).remote(...)``),
+        # never in the caller's: the caller's thread count is left as it was.
         torch.set_num_threads(1)
         self.trainer = trainer
 

@@ -128,7 +128,6 @@ class LocalTrainer:
         params = dict(self.model.named_parameters())
         for name, param in params.items():
             param.requires_grad_(name in job.state)
-        torch.manual_seed(job.seed)
         images, labels = self.data.client(job.sat)
         result = fit(
             self.model,

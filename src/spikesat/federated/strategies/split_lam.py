@@ -63,6 +63,7 @@ from spikesat.federated.strategies.base import (
     ring_scatter,
 )
 from spikesat.models import count_macs, split
+from spikesat.train.rng import seeded_global_rng
 
 if TYPE_CHECKING:
     from spikesat.federated.simulation import Federation
@@ -210,11 +211,16 @@ class SplitLam(Strategy):
         The ground runs one backbone for every plane (shared LoRA) or each plane's own
         backbone copy (``lora_ranks``); either way it steps with the gradient of the round's
         mean loss, and with ``lora_ranks`` the planes' adapters are then aggregated
-        (``lora_aggregation``) and merged into every copy's frozen weights.
+        (``lora_aggregation``) and merged into every copy's frozen weights. Dropout and
+        drop-path draw from torch's global generator, seeded per round for the step only (the
+        caller's state is restored afterwards).
         """
+        with seeded_global_rng(job_seed(sim.seed, round, 0, salt=8), torch.device("cpu")):
+            return self._step(sim, batches, round)
+
+    def _step(self, sim: Federation, batches: dict[int, tuple], round: int) -> dict[str, Any]:
         model = sim.model
         model.train()
-        torch.manual_seed(job_seed(sim.seed, round, 0, salt=8))
         params = dict(model.named_parameters())
         sat_params = [params[n] for n in self.sat_names]
         onboard_params = list(self.parts.onboard.parameters())
