@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -22,11 +21,19 @@ JsonOption = Annotated[Path | None, typer.Option("--json", help="Write results a
 POSITIVE = {"min": 1}
 
 
-class Choice(click.Choice):
-    """:class:`click.Choice` whose error lists the choices as :func:`check_choice` does."""
+def choice_callback(choices: Iterable[str]) -> Callable[[str | None], str | None]:
+    """A Typer option callback that accepts ``None`` or one of ``choices`` (a usage error else).
 
-    def get_invalid_choice_message(self, value: Any, ctx: click.Context | None) -> str:
-        return f"{value!r} is not one of: {', '.join(map(str, self.choices))}"
+    (A callback rather than a ``click.Choice`` type: Typer dropped ``click_type=`` in 0.2x.)
+    """
+    valid = tuple(choices)
+
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in valid:
+            raise typer.BadParameter(f"{value!r} is not one of: {', '.join(valid)}")
+        return value
+
+    return check
 
 
 def check_choice(value: str, choices: Iterable[str], option: str) -> str:

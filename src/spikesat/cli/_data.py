@@ -12,17 +12,17 @@ from typing import Annotated
 
 import typer
 
-from spikesat.cli._common import Choice
+from spikesat.cli._common import choice_callback
 from spikesat.data import Splits, list_sources, load_source
 
 DATA_HELP = (
     f"Data source: {', '.join(list_sources())} (folder: your own images, "
     "--data-dir PATH holding one sub-folder per class)."
 )
-SOURCE_CHOICE = Choice(list_sources())
 MODALITIES = ("rgb", "ms")
 DataOption = Annotated[
-    str, typer.Option("--data", "--dataset", help=DATA_HELP, click_type=SOURCE_CHOICE)
+    str,
+    typer.Option("--data", "--dataset", help=DATA_HELP, callback=choice_callback(list_sources())),
 ]
 InferredDataOption = Annotated[
     str | None,
@@ -30,7 +30,7 @@ InferredDataOption = Annotated[
         "--data",
         "--dataset",
         help=f"{DATA_HELP} Default: eurosat with --data-dir, synthetic without.",
-        click_type=SOURCE_CHOICE,
+        callback=choice_callback(list_sources()),
     ),
 ]
 DataDirOption = Annotated[
@@ -46,7 +46,7 @@ ModalityOption = Annotated[
     str | None,
     typer.Option(
         help="rgb or ms, for synthetic and eurosat (default rgb); folder: its files' bands.",
-        click_type=Choice(MODALITIES),
+        callback=choice_callback(MODALITIES),
     ),
 ]
 
