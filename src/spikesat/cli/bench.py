@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 
 from spikesat._progress import progress_bar
-from spikesat.cli._common import check_output
+from spikesat.cli._common import check_output, write_json
 
 SUMMARY_COLUMNS = (
     "area",
@@ -288,9 +288,7 @@ def command(
     (out / "summary.md").write_text(text)
     console.print(text, markup=False, highlight=False)
     console.print(f"wrote {out / 'summary.json'} and {out / 'summary.md'}")
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(json_path, summary)
     failed = [e for e in entries if e["status"] != "ok"]
     if failed:
         details = "; ".join(

@@ -14,7 +14,6 @@ picks up every cached point of the sweep.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +30,7 @@ from spikesat.cli._common import (
     check_choices,
     check_output,
     check_positive,
+    write_json,
 )
 from spikesat.cli._data import DataDirOption, DataOption, load_data_splits
 from spikesat.codecs.checkpoints import codec_cache_dir, load_codec
@@ -191,9 +191,7 @@ def command(
         "num_examples": len(labels),
         "rows": rows,
     }
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(json_path, summary)
     if png_path is not None:
         plot_rate_accuracy(rows, png_path, title=f"{model} @ {at} on {dataset}")
 
@@ -276,10 +274,7 @@ def train(
             }
         )
     _print_table(Console(), rows, f"{codec} sweep on {dataset} val ({model} @ {at})")
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"rows": rows, "sweep": [e.to_dict() for e in entries]}
-        json_path.write_text(json.dumps(payload, indent=2) + "\n")
+    write_json(json_path, {"rows": rows, "sweep": [e.to_dict() for e in entries]})
 
 
 class _BarUpdate:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import copy
-import json as json_lib
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from torch import nn
 
-from spikesat.cli._common import POSITIVE, check_choice, check_output, check_positive
+from spikesat.cli._common import POSITIVE, check_choice, check_output, check_positive, write_json
 from spikesat.cli._data import DataDirOption, InferredDataOption, data_source
 from spikesat.data import partition
 from spikesat.federated.backends import LocalConfig, create_backend, list_backends
@@ -184,9 +183,7 @@ def command(
                 raise typer.BadParameter(str(error)) from error
     console.print(_table(results))
     if json is not None:
-        json.parent.mkdir(parents=True, exist_ok=True)
-        json.write_text(json_lib.dumps(_payload(results), indent=2, default=str) + "\n")
-        console.print(f"wrote {json}")
+        write_json(json, _payload(results))
     if png is not None:
         plot_accuracy(results, png)
         console.print(f"wrote {png}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,7 +16,7 @@ from spikesat._progress import progress_bar
 from spikesat.channels.fading.base import CHANNELS
 from spikesat.channels.link_budget import LinkBudget
 from spikesat.channels.link_trace import LinkTrace, link_trace
-from spikesat.cli._common import POSITIVE, check_choice, check_output, check_positive
+from spikesat.cli._common import POSITIVE, check_choice, check_output, check_positive, write_json
 
 DEMO_CONSTELLATION = "research-5x10"
 DEMO_BUDGET = "x-band-eo-sentinel2"
@@ -118,10 +117,7 @@ def command(
     summary = _summary(rows, plan, step_s, budget, sat, fading)
     summary["wall_time_s"] = round(time.perf_counter() - started, 3)
     _print(console, rows, summary, max_rows)
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps({"summary": summary, "rows": rows}, indent=2) + "\n")
-        console.print(f"wrote {json_path}")
+    write_json(json_path, {"summary": summary, "rows": rows})
     if png_path is not None:
         _plot(rows, summary, png_path)
         console.print(f"wrote {png_path}")

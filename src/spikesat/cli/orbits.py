@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
@@ -14,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from spikesat._progress import progress_bar
-from spikesat.cli._common import check_choice, check_output, check_positive
+from spikesat.cli._common import check_choice, check_output, check_positive, write_json
 from spikesat.cli.orbit_plots import PLOT_KINDS, plot_contact_gantt, plot_ground_tracks
 from spikesat.orbits.constellation import Constellation
 from spikesat.orbits.contact_plan import ContactPlan, contact_plan
@@ -138,10 +137,7 @@ def command(
         else:
             plot_contact_gantt(plan, png_path)
         summary["png"] = str(png_path)
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        console.print(f"wrote {json_path}")
+    write_json(json_path, summary)
 
 
 def plan_summary(plan: ContactPlan) -> dict[str, Any]:
