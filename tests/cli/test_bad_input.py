@@ -75,6 +75,8 @@ CASES = {
     "federate-eclipse": (["federate", "--eclipse", "night"], "sunlit"),
     "federate-rounds": (["federate", "--rounds", "0"], "--rounds"),
     "federate-quorum": (["federate", "--quorum", "1.5"], "--quorum"),
+    "federate-failure-point": (["federate", "--failure-point", "never"], "mid-round"),
+    "federate-corruption-prob": (["federate", "--corruption-prob", "1.0"], "--corruption-prob"),
     "federate-json": (["federate", "--json", NOT_A_FOLDER], "--json"),
     # orbits and link
     "orbits-preset": (["orbits", "--preset", "bogus"], "research-5x10"),

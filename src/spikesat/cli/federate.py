@@ -22,6 +22,7 @@ from spikesat.cli._data import DataDirOption, InferredDataOption, data_source
 from spikesat.data import partition
 from spikesat.federated.backends import LocalConfig, create_backend, list_backends
 from spikesat.federated.data import SCHEMES, FederatedData, federated_data
+from spikesat.federated.faults import FAILURE_POINTS, FaultModel
 from spikesat.federated.simulation import FederationResult, build_network, federate
 from spikesat.federated.strategies import list_strategies
 from spikesat.models import list_models
@@ -48,7 +49,7 @@ def command(
         ),
     ] = ["fedavg-ground"],  # noqa: B006  (typer reads the default; it is never mutated)
     constellation: Annotated[
-        str, typer.Option(help="Constellation preset (spikesat orbits presets).")
+        str, typer.Option(help="Constellation preset (spikesat.orbits.list_presets()).")
     ] = "research-5x10",
     stations: Annotated[
         str, typer.Option(help="Ground-station network name or GeoJSON path.")
@@ -86,6 +87,21 @@ def command(
     ] = None,
     backend: Annotated[str, typer.Option(help="Training backend: local or ray.")] = "local",
     num_actors: Annotated[int, typer.Option(help="Ray actors (backend ray).", **POSITIVE)] = 2,
+    failure_prob: Annotated[
+        float, typer.Option(help="Per-round probability that a satellite fails for good.")
+    ] = 0.0,
+    failure_point: Annotated[
+        str, typer.Option(help="When it fails: round-start or mid-round (after training).")
+    ] = "round-start",
+    dropout_prob: Annotated[
+        float, typer.Option(help="Per-round probability that a satellite sits a round out.")
+    ] = 0.0,
+    missed_window_prob: Annotated[
+        float, typer.Option(help="Probability that an upload misses its pass.")
+    ] = 0.0,
+    corruption_prob: Annotated[
+        float, typer.Option(help="Probability that an upload arrives corrupted (resent).")
+    ] = 0.0,
     checkpoint_dir: Annotated[Path | None, typer.Option(help="Checkpoint folder.")] = None,
     checkpoint_every: Annotated[
         int, typer.Option(help="Checkpoint every K rounds.", **POSITIVE)
@@ -124,6 +140,23 @@ def command(
         raise typer.BadParameter(f"must be in (0, 1], got {quorum!r}", param_hint="'--quorum'")
     check_output(json, "--json")
     check_output(png, "--png")
+    check_choice(failure_point, FAILURE_POINTS, "--failure-point")
+    for value, option in (
+        (failure_prob, "--failure-prob"),
+        (dropout_prob, "--dropout-prob"),
+        (missed_window_prob, "--missed-window-prob"),
+        (corruption_prob, "--corruption-prob"),
+    ):
+        if not 0.0 <= value < 1.0:
+            raise typer.BadParameter(f"must be in [0, 1), got {value!r}", param_hint=option)
+    faults = FaultModel(
+        failure_prob=failure_prob,
+        failure_point=failure_point,
+        dropout_prob=dropout_prob,
+        missed_window_prob=missed_window_prob,
+        corruption_prob=corruption_prob,
+        seed=seed,
+    )
     if checkpoint_dir is not None and len(names) > 1:
         raise typer.BadParameter(
             "--checkpoint-dir holds one run: give one --strategy", param_hint="--checkpoint-dir"
@@ -172,6 +205,7 @@ def command(
                     eclipse=eclipse,
                     local=local,
                     backend=backend_obj,
+                    faults=faults,
                     seed=seed,
                     checkpoint_dir=checkpoint_dir,
                     checkpoint_every=checkpoint_every,

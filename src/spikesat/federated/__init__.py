@@ -38,7 +38,12 @@ from spikesat.federated.lora import (
     merge_lora_delta,
 )
 from spikesat.federated.network import LinkSegments, Network
-from spikesat.federated.payload import CorruptUpdateError, decode_update, encode_update
+from spikesat.federated.payload import (
+    CorruptUpdateError,
+    UpdateId,
+    decode_update,
+    encode_update,
+)
 from spikesat.federated.simulation import Federation, FederationResult, build_network, federate
 from spikesat.federated.strategies import (
     FedAsync,
@@ -71,6 +76,7 @@ __all__ = [
     "SplitLam",
     "Strategy",
     "Transfer",
+    "UpdateId",
     "add_lora",
     "aggregate_lora",
     "build_network",

@@ -2,11 +2,14 @@
 
 Every draw is a pure function of ``(seed, kind, round, satellite, attempt)`` (a
 ``numpy.random.SeedSequence``), so a run, its resume from a checkpoint and the same run on
-another backend see the same faults. Failures are of the payload computer: a failed satellite
-stops training and contributing from its failure round on, while its bus keeps relaying ISL
-traffic. A corrupted upload fails the CRC-32 of :mod:`spikesat.federated.payload` at the
-station and is retransmitted in the satellite's next window: it is never lost and never counted
-twice (the server keeps a per-round set of contributors).
+another backend see the same faults. Failures are of the payload computer, while its bus keeps
+relaying ISL traffic. With ``failure_point="round-start"`` a satellite failing in round ``r``
+neither trains nor contributes from ``r`` on; with ``"mid-round"`` it trains in round ``r``
+(the compute and its energy are spent) and dies before its update leaves it, so that update is
+lost with it and it is down from ``r + 1`` on. A corrupted upload fails the checks of
+:mod:`spikesat.federated.payload` at the station and is retransmitted in the satellite's next
+window: it is never lost and never counted twice (the server keeps a per-round set of
+contributors).
 """
 
 from __future__ import annotations
@@ -19,9 +22,15 @@ import numpy as np
 import torch
 
 from spikesat.federated.clock import Clock, Transfer, window_end_s
-from spikesat.federated.payload import CorruptUpdateError, decode_update, flip_random_byte
+from spikesat.federated.payload import (
+    CorruptUpdateError,
+    UpdateId,
+    decode_update,
+    flip_random_byte,
+)
 
 _KINDS = {"fail": 1, "drop": 2, "miss": 3, "corrupt": 4, "flip": 5}
+FAILURE_POINTS = ("round-start", "mid-round")
 MAX_ATTEMPTS = 64
 
 
@@ -34,20 +43,24 @@ class FaultModel:
     failure_prob : float
         Probability that a working satellite fails permanently in a given round.
     failures : dict of int to int
-        Explicit permanent failures: satellite -> first round it is down.
+        Explicit permanent failures: satellite -> the round in which it fails.
+    failure_point : {"round-start", "mid-round"}
+        When in its failure round a satellite fails: before it trains, or after it trained
+        and before its update leaves it (the update is lost; it is down from the next round).
     dropout_prob : float
         Probability that a satellite sits out a round (recovers the next one).
     missed_window_prob : float
         Probability that an upload misses the pass it was scheduled in (each pass
         independently), e.g. a station outage or a pointing failure.
     corruption_prob : float
-        Probability that an upload arrives corrupted (fails its CRC-32) and is resent.
+        Probability that an upload arrives corrupted (fails its digest check) and is resent.
     seed : int
         Seed of every draw.
     """
 
     failure_prob: float = 0.0
     failures: dict[int, int] = field(default_factory=dict)
+    failure_point: str = "round-start"
     dropout_prob: float = 0.0
     missed_window_prob: float = 0.0
     corruption_prob: float = 0.0
@@ -61,6 +74,11 @@ class FaultModel:
         if not isinstance(self.failures, Mapping):
             raise TypeError(f"failures must map satellite -> round, got {self.failures!r}")
         self.failures = {int(k): int(v) for k, v in self.failures.items()}
+        if self.failure_point not in FAILURE_POINTS:
+            raise ValueError(
+                f"unknown failure_point {self.failure_point!r}; choose one of "
+                f"{', '.join(FAILURE_POINTS)}"
+            )
 
     @property
     def active(self) -> bool:
@@ -77,13 +95,26 @@ class FaultModel:
         """The generator of one draw (``kind``: fail, drop, miss, corrupt or flip)."""
         return np.random.default_rng([self.seed, _KINDS[kind], round, sat, attempt])
 
+    def failure_round(self, sat: int, horizon: int) -> int | None:
+        """The round in which ``sat`` fails, if it fails before round ``horizon``."""
+        explicit = self.failures.get(sat)
+        end = horizon if explicit is None else min(horizon, explicit)
+        if self.failure_prob > 0.0:
+            for r in range(end):
+                if self.rng("fail", r, sat).random() < self.failure_prob:
+                    return r
+        return explicit if explicit is not None and explicit < horizon else None
+
     def failed(self, sat: int, round: int) -> bool:
-        """Whether ``sat`` is permanently down in ``round``."""
-        if sat in self.failures and round >= self.failures[sat]:
-            return True
-        if self.failure_prob == 0.0:
+        """Whether ``sat`` is permanently down at the start of ``round``."""
+        failure = self.failure_round(sat, round + 1)
+        if failure is None:
             return False
-        return any(self.rng("fail", r, sat).random() < self.failure_prob for r in range(round + 1))
+        return failure < round or (failure == round and self.failure_point == "round-start")
+
+    def fails_mid_round(self, sat: int, round: int) -> bool:
+        """Whether ``sat`` trains in ``round`` and dies before its update leaves it."""
+        return self.failure_point == "mid-round" and self.failure_round(sat, round + 1) == round
 
     def dropped(self, sat: int, round: int) -> bool:
         """Whether ``sat`` sits out ``round``."""
@@ -113,6 +144,7 @@ class FaultModel:
         return {
             "failure_prob": self.failure_prob,
             "failures": dict(self.failures),
+            "failure_point": self.failure_point,
             "dropout_prob": self.dropout_prob,
             "missed_window_prob": self.missed_window_prob,
             "corruption_prob": self.corruption_prob,
@@ -141,8 +173,14 @@ def deliver_update(
     ready_s: float,
     round: int,
     key: int = 0,
+    *,
+    expect: UpdateId | None = None,
+    like: Mapping[str, torch.Tensor] | None = None,
 ) -> Delivery:
-    """Upload ``payload`` from ``sat`` to the ground until it passes its CRC check.
+    """Upload ``payload`` from ``sat`` to the ground until the station accepts it.
+
+    The station checks the digest, and ``expect`` and ``like`` when given; a received copy that
+    fails is NACKed and resent in the satellite's next window with that station.
 
     Parameters
     ----------
@@ -160,6 +198,10 @@ def deliver_update(
         Round index (ledger tag and fault draws).
     key : int
         Distinguishes several uploads of one satellite in one round (fault draws).
+    expect : UpdateId, optional
+        The identity the station checks (:func:`~spikesat.federated.payload.decode_update`).
+    like : mapping of str to Tensor, optional
+        Expected tensor names, shapes and dtypes.
 
     Returns
     -------
@@ -177,8 +219,12 @@ def deliver_update(
         if faults.corrupted(sat, round, draw):
             received = flip_random_byte(payload, faults.rng("flip", round, sat, draw))
         try:
-            state, meta = decode_update(received)
-        except CorruptUpdateError:
+            state, meta = decode_update(received, expect, like)
+        except CorruptUpdateError as error:
+            if received is payload:
+                raise ValueError(
+                    f"sat-{sat}'s update, as sent, fails the station's check: {error}"
+                ) from error
             # The station NACKs; the satellite resends in its next window with that station.
             station = int(transfer.receiver.split("-")[1])
             segments = clock.network.ground(sat, station)
@@ -186,6 +232,6 @@ def deliver_update(
             continue
         return Delivery(sat, state, meta, transfer.arrival_s, attempt + 1, missed, transfers)
     raise RuntimeError(
-        f"sat-{sat}'s upload failed its CRC {MAX_ATTEMPTS} times in round {round}: "
+        f"sat-{sat}'s upload arrived corrupted {MAX_ATTEMPTS} times in round {round}: "
         "corruption_prob is too close to 1"
     )

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from spikesat.data.cache import save_atomic
 from spikesat.federated.backends import (
     Backend,
     LocalConfig,
@@ -36,9 +37,9 @@ from spikesat.federated.backends import (
 from spikesat.federated.clock import BYTE_KINDS, Clock
 from spikesat.federated.compute import TRAINING_MACS_PER_FORWARD
 from spikesat.federated.data import FederatedData, federated_data
-from spikesat.federated.faults import FaultModel
+from spikesat.federated.faults import Delivery, FaultModel, deliver_update
 from spikesat.federated.network import Network
-from spikesat.federated.payload import encode_update
+from spikesat.federated.payload import UpdateId, encode_update
 from spikesat.federated.strategies import Strategy, create_strategy
 from spikesat.models import count_macs
 from spikesat.train import evaluate
@@ -69,6 +70,9 @@ class Federation:
         Local training hyper-parameters.
     seed : int
         Seed of every job.
+    run_id : int
+        The run's identity in every update header (from ``seed``), so the station refuses
+        updates of another run.
     time_s : float
         Server time [s from the plan start] at which the current global model exists.
     model_bytes : int
@@ -96,6 +100,7 @@ class Federation:
         self.faults = faults
         self.local = local
         self.seed = seed
+        self.run_id = int(np.random.SeedSequence([seed, 0x5EED]).generate_state(1, np.uint64)[0])
         self.time_s = 0.0
         self.contributions: dict[int, list[list[int]]] = {}
         self._backend_started = False
@@ -118,14 +123,49 @@ class Federation:
             for name, value in state.items():
                 params[name].copy_(value)
 
-    def encode(self, state: dict[str, torch.Tensor], **meta: Any) -> bytes:
-        """Serialise an update with its CRC (what goes on the link)."""
-        return encode_update(state, meta)
+    def encode(
+        self, state: dict[str, torch.Tensor], update_id: UpdateId | None = None, **meta: Any
+    ) -> bytes:
+        """Serialise an update with its identity and digest (what goes on the link)."""
+        return encode_update(state, meta, update_id)
+
+    def send(
+        self,
+        sender: int,
+        state: dict[str, torch.Tensor],
+        ready_s: float,
+        round: int,
+        key: int = 0,
+        **meta: Any,
+    ) -> Delivery:
+        """Upload ``state`` from ``sender`` to the ground until the station accepts it.
+
+        The update carries ``UpdateId(run_id, sender, round, key)``; the station refuses any
+        other identity and tensors unlike ``state``'s names, shapes and dtypes, so a corrupted,
+        replayed or misrouted upload is resent, never averaged in.
+        """
+        update_id = UpdateId(self.run_id, sender, round, key)
+        payload = self.encode(state, update_id, **meta)
+        return deliver_update(
+            self.clock,
+            self.faults,
+            sender,
+            payload,
+            ready_s,
+            round,
+            key,
+            expect=update_id,
+            like=state,
+        )
 
     # ------------------------------------------------------------------ satellites
     def participants(self, round: int) -> list[int]:
-        """Satellites neither failed nor dropped out in ``round``."""
+        """Satellites neither failed nor dropped out at the start of ``round``."""
         return [s for s in range(self.network.num_sats) if self.faults.participates(s, round)]
+
+    def survivors(self, sats: list[int], round: int) -> list[int]:
+        """Those of ``sats`` whose update leaves them in ``round`` (no mid-round failure)."""
+        return [s for s in sats if not self.faults.fails_mid_round(s, round)]
 
     def local_macs(self, sat: int) -> float:
         """MACs of one round of local training on ``sat``."""
@@ -571,9 +611,7 @@ def _save_checkpoint(
     history: list[dict[str, Any]],
     rounds_done: int,
 ) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(
+    save_atomic(
         {
             "config": config,
             "rounds_done": rounds_done,
@@ -584,15 +622,22 @@ def _save_checkpoint(
             "contributions": sim.contributions,
             "history": history,
         },
-        tmp,
+        path,
     )
-    tmp.replace(path)
 
 
 def _load_checkpoint(
     path: Path, sim: Federation, strategy: Strategy, config: dict[str, Any]
 ) -> tuple[int, list[dict[str, Any]]]:
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:  # the clock's state holds numpy arrays: a full unpickle (resume only your own runs)
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(state, dict) or not {"rounds_done", "config"} <= set(state):
+            raise TypeError("not a federation checkpoint")
+    except Exception as error:  # truncated, overwritten or not a checkpoint: any reason
+        raise ValueError(
+            f"the checkpoint {path} does not load ({type(error).__name__}); delete it to start "
+            "the run over"
+        ) from error
     saved = {k: v for k, v in state["config"].items() if k != "backend"}
     current = {k: v for k, v in config.items() if k != "backend"}
     if json.dumps(saved, sort_keys=True, default=_json_default) != json.dumps(

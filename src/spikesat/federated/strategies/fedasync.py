@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from spikesat.federated.aggregate import STALENESS_KINDS, staleness_weight, weighted_average
 from spikesat.federated.clock import window_end_s
-from spikesat.federated.faults import deliver_update
 from spikesat.federated.strategies.base import STRATEGIES, Strategy
 
 if TYPE_CHECKING:
@@ -121,10 +120,11 @@ class FedAsync(Strategy):
         for sat in sats:
             cycle = self.num_cycles
             self.num_cycles += 1
+            if sim.faults.fails_mid_round(sat, round):  # trained, died: the cycle is lost
+                continue
             result = results[sat]
-            payload = sim.encode(result.state, sat=sat, round=round, num_samples=result.num_samples)
-            delivery = deliver_update(
-                sim.clock, sim.faults, sat, payload, ready[sat], round, key=cycle
+            delivery = sim.send(
+                sat, result.state, ready[sat], round, key=cycle, num_samples=result.num_samples
             )
             restart_s = delivery.arrival_s
             if self.one_update_per_pass:

@@ -3,9 +3,11 @@
 Per round, starting when the server's model ``w_r`` exists (``sim.time_s``): every
 participating satellite downloads ``w_r`` from the first ground station it sees, trains
 locally, and uploads its update to the first station it sees after training (with faults:
-missed passes and CRC-failed uploads are resent). The server aggregates the sample-weighted
+missed passes and corrupted uploads are resent). The server aggregates the sample-weighted
 average of the updates that arrived by the ``ceil(quorum x n)``-th arrival or by the deadline,
-whichever is first; later (straggler) updates are discarded, as synchronous FedAvg does.
+whichever is first; later (straggler) updates are discarded, as synchronous FedAvg does. A
+satellite that fails mid-round (after training, before its upload) is known to the server from
+its housekeeping telemetry, so the quorum counts only the satellites whose updates can arrive.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from spikesat.federated.aggregate import weighted_average
-from spikesat.federated.faults import deliver_update
 from spikesat.federated.strategies.base import (
     STRATEGIES,
     Strategy,
@@ -61,18 +62,14 @@ class FedAvgGround(Strategy):
             ready[sat] = sim.clock.compute(sat, sim.local_macs(sat), arrival, round)
         results = sim.train(sats, round, state)
         deliveries = [
-            deliver_update(
-                sim.clock,
-                sim.faults,
-                sat,
-                sim.encode(
-                    results[sat].state, sat=sat, round=round, num_samples=results[sat].num_samples
-                ),
-                ready[sat],
-                round,
+            sim.send(
+                sat, results[sat].state, ready[sat], round, num_samples=results[sat].num_samples
             )
-            for sat in sats
+            for sat in sim.survivors(sats, round)
         ]
+        if not deliveries:  # every participant failed mid-round: the model stays as it was
+            sim.time_s = max(ready.values())
+            return {"num_participants": len(sats), "num_contributions": 0}
         when = aggregation_time(
             [d.arrival_s for d in deliveries], start_s, self.quorum, self.deadline_s
         )

@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from spikesat.federated.aggregate import weighted_average
-from spikesat.federated.faults import deliver_update
 from spikesat.federated.strategies.base import (
     STRATEGIES,
     Strategy,
@@ -83,31 +82,46 @@ class FedIsl(Strategy):
         results = sim.train(sorted(participants), round, state)
         deliveries = []
         for plane, ring in enumerate(sim.network.plane_members()):
-            members = [sat for sat in ring if sat in participants]
-            if not members:
+            trained = [sat for sat in ring if sat in participants]
+            if not trained:
                 continue
-            arrivals = download_to_plane(sim, ring, members, sim.model_bytes, start_s, round)
+            arrivals = download_to_plane(sim, ring, trained, sim.model_bytes, start_s, round)
+            done = {
+                sat: sim.clock.compute(sat, sim.local_macs(sat), arrivals[sat], round)
+                for sat in trained
+            }
+            members = sim.survivors(trained, round)
+            if not members:  # the whole plane failed mid-round: nothing leaves it
+                continue
             counts = {sat: results[sat].num_samples for sat in members}
             num_samples = sum(counts.values())
-            plane_state, ready_s = state, start_s
+            plane_state, ready_s = state, max(done[sat] for sat in members)
             for step in range(self.intra_plane_rounds):
                 if step > 0:
                     local = sim.train(members, round, plane_state, salt=step)
                     results = {**results, **local}
-                    arrivals = dict.fromkeys(members, ready_s)
-                done = {
-                    sat: sim.clock.compute(sat, sim.local_macs(sat), arrivals[sat], round)
-                    for sat in members
-                }
+                    ready_s = max(
+                        sim.clock.compute(sat, sim.local_macs(sat), ready_s, round)
+                        for sat in members
+                    )
                 states = {sat: results[sat].state for sat in members}
                 plane_state, ready_s = plane_all_reduce(
-                    sim, ring, members, states, counts, max(done.values()), sim.model_bytes, round
+                    sim, ring, members, states, counts, ready_s, sim.model_bytes, round
                 )
             sink = first_to_see_ground(sim, members, ready_s)
-            payload = sim.encode(
-                plane_state, plane=plane, round=round, num_samples=num_samples, sats=members
+            deliveries.append(
+                sim.send(
+                    sink,
+                    plane_state,
+                    ready_s,
+                    round,
+                    plane=plane,
+                    num_samples=num_samples,
+                    sats=members,
+                )
             )
-            deliveries.append(deliver_update(sim.clock, sim.faults, sink, payload, ready_s, round))
+        if not deliveries:  # every participant failed mid-round: the model stays as it was
+            return {"num_participants": len(participants), "num_contributions": 0}
         when = aggregation_time(
             [d.arrival_s for d in deliveries], start_s, self.quorum, self.deadline_s
         )

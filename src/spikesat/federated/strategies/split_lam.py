@@ -45,7 +45,6 @@ from torch import nn
 
 from spikesat.federated.aggregate import weighted_average
 from spikesat.federated.backends.trainer import job_seed
-from spikesat.federated.faults import deliver_update
 from spikesat.federated.lora import (
     AGGREGATION_METHODS,
     add_lora,
@@ -357,14 +356,27 @@ class SplitLam(Strategy):
                 sat: sim.clock.compute(sat, 2 * self.onboard_macs * counts[sat], have[sat], round)
                 for sat in members
             }
+            alive = sim.survivors(members, round)
+            if not alive:  # the whole plane failed mid-round: its adapters never leave it
+                continue
             plane_state, time_s = plane_all_reduce(
-                sim, ring, members, out["states"], counts, max(ready.values()), sat_bytes, round
+                sim, ring, alive, out["states"], counts, max(ready.values()), sat_bytes, round
             )
-            sink = first_to_see_ground(sim, members, time_s)
-            payload = sim.encode(
-                plane_state, plane=plane, round=round, num_samples=num, sats=members
+            sink = first_to_see_ground(sim, alive, time_s)
+            num_alive = sum(counts[sat] for sat in alive)
+            deliveries.append(
+                sim.send(
+                    sink,
+                    plane_state,
+                    time_s,
+                    round,
+                    plane=plane,
+                    num_samples=num_alive,
+                    sats=alive,
+                )
             )
-            deliveries.append(deliver_update(sim.clock, sim.faults, sink, payload, time_s, round))
+        if not deliveries:  # every participant failed mid-round: the model stays as it was
+            return {"num_participants": len(participants), "num_contributions": 0}
         for delivery in deliveries:
             for sat in delivery.meta["sats"]:
                 sim.count_contribution(round, sat)
