@@ -30,7 +30,8 @@ NO_CHECKS_ENV = "SPIKESAT_NO_CHECKS"
 
 ShapeSpec = Sequence[object]
 """An expected shape: ints must match, names (``"B"``, ``"H"``) and ``None`` match any size, and
-a leading ``...`` matches any number of leading dimensions (``(..., 64)``: last dim 64)."""
+a leading ``...`` stands for a batch dimension and any further leading dimensions, at least
+two dimensions in all (``(..., 64)``: ``[B, 64]``, ``[B, T, 64]``, ...)."""
 
 
 def checks_enabled() -> bool:
