@@ -60,6 +60,41 @@ def test_decoded_latents_equal_quantised_latents(name, shape, downsample) -> Non
     assert codec.decompress(streams).shape == x.shape
 
 
+@pytest.mark.parametrize("name", LEARNED_CODECS)
+def test_check_valid_forged_payloads_are_refused(name, monkeypatch) -> None:
+    """Bytes the encoder did not write, inside a bitstream whose every check passes (the
+    sender's encoder swapped for a forger), are refused naming the example: the rANS decoder
+    reads any bytes, so the decoder re-encodes what it read and compares."""
+    codec = create(name, 16).eval()
+    x = torch.randn(3, 16, 8, 8, generator=torch.Generator().manual_seed(2))
+    codec.ensure_tables()
+    honest = codec.encode_payloads(x)
+    gen = torch.Generator().manual_seed(3)
+    forgeries = {
+        "random bytes": lambda b: bytes(torch.randint(0, 256, (len(b),), generator=gen).tolist()),
+        "one byte flipped": lambda b: b[:5] + bytes([b[5] ^ 0x41]) + b[6:],
+        "a byte appended": lambda b: b + b"\x00",
+    }
+    for label, forge in forgeries.items():
+        forged = [honest[0], forge(honest[1]), honest[2]]
+        monkeypatch.setattr(codec, "encode_payloads", lambda _x, forged=forged: forged)
+        streams = codec.compress(x)
+        with pytest.raises(ValueError, match="example 1"):
+            codec.decompress(streams)
+        result = codec.decompress(streams, on_error="flag")
+        assert result.erasure_mask.tolist() == [False, True, False], label
+    monkeypatch.undo()
+    assert torch.equal(codec.decompress(codec.compress(x)), codec(x)["x_hat"])
+
+
+def test_latents_beyond_the_coder_range_are_refused() -> None:
+    from spikesat.codecs.learned import MAX_LATENT_MAGNITUDE, require_in_range
+
+    require_in_range(torch.full((1, 2, 3, 3), float(MAX_LATENT_MAGNITUDE)), "latent")
+    with pytest.raises(ValueError, match="latent values reach 1.07e\\+09"):
+        require_in_range(torch.tensor([[-(2.0**30)]]), "latent")
+
+
 def test_downsample_pools_tokens_and_checks_range() -> None:
     codec = create("factorized", 16, downsample=3).eval()
     assert codec.quantized_latents(torch.randn(2, 65, 16)).shape[-2:] == (9, 1)

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from spikesat.codecs.base import example_shape
 from spikesat.codecs.bitstream import DEFAULT_MTU_BYTES
-from spikesat.codecs.learned import LearnedCodec
+from spikesat.codecs.learned import LearnedCodec, require_canonical, require_in_range
 from spikesat.codecs.registry import register_codec
 
 
@@ -95,7 +95,12 @@ class FactorizedCodec(LearnedCodec):
         return y_hat
 
     def encode_payloads(self, x: Tensor) -> list[bytes]:
-        return list(self.entropy_bottleneck.compress(self.analyze(x)))
+        y = self.analyze(x)
+        require_in_range(y, "latent")
+        return list(self.entropy_bottleneck.compress(y))
 
     def decode_latents(self, payloads: list[bytes], shape: tuple[int, ...]) -> Tensor:
-        return self.entropy_bottleneck.decompress(list(payloads), self.latent_size(shape))
+        y_hat = self.entropy_bottleneck.decompress(list(payloads), self.latent_size(shape))
+        require_in_range(y_hat, "latent")
+        require_canonical(self.entropy_bottleneck.compress(y_hat), payloads, "latent")
+        return y_hat

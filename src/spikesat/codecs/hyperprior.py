@@ -18,7 +18,12 @@ from torch import Tensor, nn
 
 from spikesat.codecs.base import example_shape
 from spikesat.codecs.bitstream import DEFAULT_MTU_BYTES, decode_varint, encode_varint
-from spikesat.codecs.learned import LearnedCodec, scale_table
+from spikesat.codecs.learned import (
+    LearnedCodec,
+    require_canonical,
+    require_in_range,
+    scale_table,
+)
 from spikesat.codecs.registry import register_codec
 
 
@@ -114,6 +119,8 @@ class HyperpriorCodec(LearnedCodec):
     def encode_payloads(self, x: Tensor) -> list[bytes]:
         y = self.analyze(x)
         z = self.h_a(torch.abs(y))
+        require_in_range(y, "latent")
+        require_in_range(z, "hyper-latent")
         z_strings = self.entropy_bottleneck.compress(z)
         out = []
         for i, z_string in enumerate(z_strings):
@@ -131,6 +138,17 @@ class HyperpriorCodec(LearnedCodec):
                 raise ValueError(
                     f"hyperprior payload declares {z_len} z bytes, holds {len(body) - pos}"
                 )
-            indexes = self._indexes(body[pos : pos + z_len], size)
-            rows.append(self.gaussian_conditional.decompress([body[pos + z_len :]], indexes))
+            z_string, y_string = body[pos : pos + z_len], body[pos + z_len :]
+            z_hat = self.entropy_bottleneck.decompress([z_string], size)
+            require_in_range(z_hat, "hyper-latent")
+            require_canonical(self.entropy_bottleneck.compress(z_hat), [z_string], "hyper-latent")
+            indexes = self.gaussian_conditional.build_indexes(self.h_s(z_hat))
+            y_hat = self.gaussian_conditional.decompress([y_string], indexes)
+            require_in_range(y_hat, "latent")
+            require_canonical(
+                self.gaussian_conditional.compress(y_hat, indexes), [y_string], "latent"
+            )
+            if encode_varint(z_len) != body[:pos]:
+                raise ValueError("hyperprior payload's length prefix is not in its shortest form")
+            rows.append(y_hat)
         return torch.cat(rows)

@@ -26,6 +26,55 @@ SCALES_MIN, SCALES_MAX, SCALES_LEVELS = 0.11, 256.0, 64
 """The GaussianConditional scale table (CompressAI's defaults, Ballé et al. 2018)."""
 
 
+MAX_LATENT_MAGNITUDE = 2**15
+"""Largest latent magnitude the codecs write or read. Latents behind GDN stay within a few
+tens; a damaged rANS stream decodes to values near 2^30, and re-encoding those would overflow
+CompressAI's int32 escape coder (it loops forever)."""
+
+
+def require_in_range(latents: Tensor, part: str) -> None:
+    """Raise ``ValueError`` unless every latent value is within ``MAX_LATENT_MAGNITUDE``.
+
+    Parameters
+    ----------
+    latents : Tensor
+        Latents ``[B, M, h, w]`` to write, or as decoded.
+    part : str
+        Which latents (``"latent"``, ``"hyper-latent"``), for the message.
+    """
+    if latents.numel() == 0:
+        return
+    low, high = torch.aminmax(latents.detach())
+    peak = max(abs(float(low)), abs(float(high)))
+    if not peak <= MAX_LATENT_MAGNITUDE:
+        raise ValueError(
+            f"{part} values reach {peak:.3g}, beyond the coder's range of +-{MAX_LATENT_MAGNITUDE}"
+            ": a damaged or forged payload (or, when compressing, an input far outside what the "
+            "codec was trained on)"
+        )
+
+
+def require_canonical(recoded: Sequence[bytes], payloads: Sequence[bytes], part: str) -> None:
+    """Raise ``ValueError`` unless every payload equals the re-encoding of its decode.
+
+    Parameters
+    ----------
+    recoded : sequence of bytes
+        The entropy coder's encoding of what ``payloads`` decoded to.
+    payloads : sequence of bytes
+        The bytes received.
+    part : str
+        Which part of the payload (``"latent"``, ``"hyper-latent"``), for the message.
+    """
+    for index, (again, got) in enumerate(zip(recoded, payloads, strict=True)):
+        if bytes(again) != bytes(got):
+            raise ValueError(
+                f"example {index}'s {part} bytes ({len(got)} B) are not the encoding of what they "
+                f"decode to ({len(again)} B): a payload the encoder did not write (forged, or "
+                "damaged past its checks)"
+            )
+
+
 def scale_table() -> list[float]:
     """64 log-spaced scales from 0.11 to 256 (CompressAI's ``get_scale_table``)."""
     import math
@@ -257,7 +306,13 @@ class LearnedCodec(Codec):
         return self.table_fingerprint.detach().cpu().numpy().tobytes()
 
     def decode_latents(self, payloads: list[bytes], shape: tuple[int, ...]) -> Tensor:
-        """Entropy-decode payloads to the quantised latents ``[B, M, h, w]``."""
+        """Entropy-decode payloads to the quantised latents ``[B, M, h, w]``.
+
+        Implementations re-encode what they decoded and refuse a payload that is not exactly
+        the encoding of it (:func:`require_canonical`): the rANS decoder reads any bytes to
+        some latents, so bytes the encoder did not write would otherwise decode to finite
+        nonsense.
+        """
         raise NotImplementedError
 
     def quantized_latents(self, x: Tensor) -> Tensor:
