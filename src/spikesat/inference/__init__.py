@@ -1,0 +1,44 @@
+"""Microservice inference: one multi-task, multimodal LAM served as a graph of services.
+
+- :func:`multitask_lam` builds a :class:`MultiTaskLAM` (one tokenizer per modality, a shared ViT
+  backbone, one head per task; :func:`list_tasks` lists the tasks);
+- :func:`service_graph` decomposes it into tokenizer, backbone-segment, codec and head services,
+  each with counted MACs, parameter bytes, peak activation memory and output bytes; its
+  :meth:`ServiceGraph.run` answers exactly like the model;
+- :func:`run_requests` is the local runtime (batched requests, per-service time and joules);
+- :func:`train_multitask` fits the heads and band adapters on a shared, frozen backbone;
+- :func:`add_clouds` lays seeded clouds over real scenes for the cloud-screening task.
+"""
+
+from spikesat.inference.clouds import add_clouds, cloud_fields
+from spikesat.inference.graph import (
+    Edge,
+    Service,
+    ServiceGraph,
+    load_graph,
+    load_service,
+    service_graph,
+)
+from spikesat.inference.modalities import MODALITIES, Modality, PatchTokenizer
+from spikesat.inference.model import MultiTaskLAM, multitask_lam
+from spikesat.inference.tasks import Task, get_task, list_tasks, mean_ndvi
+
+__all__ = [
+    "MODALITIES",
+    "Edge",
+    "Modality",
+    "MultiTaskLAM",
+    "PatchTokenizer",
+    "Service",
+    "ServiceGraph",
+    "Task",
+    "add_clouds",
+    "cloud_fields",
+    "get_task",
+    "list_tasks",
+    "load_graph",
+    "load_service",
+    "mean_ndvi",
+    "multitask_lam",
+    "service_graph",
+]
