@@ -21,6 +21,7 @@ from spikesat.inference.graph import (
 )
 from spikesat.inference.modalities import MODALITIES, Modality, PatchTokenizer
 from spikesat.inference.model import MultiTaskLAM, multitask_lam
+from spikesat.inference.runtime import RuntimeResult, run_requests
 from spikesat.inference.tasks import Task, get_task, list_tasks, mean_ndvi
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Modality",
     "MultiTaskLAM",
     "PatchTokenizer",
+    "RuntimeResult",
     "Service",
     "ServiceGraph",
     "Task",
@@ -40,5 +42,6 @@ __all__ = [
     "load_service",
     "mean_ndvi",
     "multitask_lam",
+    "run_requests",
     "service_graph",
 ]

@@ -203,7 +203,7 @@ class ServiceGraph:
             if service.kind == "tokenizer" and service.inputs[0] not in values:
                 continue  # that modality is absent from the request
             args = [values[name] for name in service.inputs if name in values]
-            values[service.name] = _call(service, args)
+            values[service.name] = call_service(service, args)
         return {task: values[f"head:{task}"] for task in self.tasks}
 
     def summary(self) -> dict[str, Any]:
@@ -234,7 +234,7 @@ class ServiceGraph:
         return folder
 
 
-def _call(service: Service, args: list[Any]) -> Any:
+def call_service(service: Service, args: list[Any]) -> Any:
     if service.kind == "encode":
         return service.module.compress(args[0])
     if service.kind == "decode":
@@ -402,7 +402,7 @@ def _measure(graph: ServiceGraph, sample: dict[str, Tensor]) -> None:
     values: dict[str, Any] = {f"input:{m}": x for m, x in sample.items()}
     for service in graph.services.values():
         args = [values[name] for name in service.inputs]
-        out = _call(service, args)
+        out = call_service(service, args)
         values[service.name] = out
         service.param_bytes = _param_bytes(service.module)
         if service.kind == "encode":

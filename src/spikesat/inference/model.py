@@ -77,6 +77,8 @@ class MultiTaskLAM(nn.Module):
     ----------
     tokenizers, heads : nn.ModuleDict
         Per modality / task.
+    pretrained_tokenizers : set of str
+        Modalities whose tokenizer is the LAM's own projection (the others are adapters).
     embed : FuseEmbed
     blocks : nn.Sequential
     norm, pool : nn.Module
@@ -108,10 +110,12 @@ class MultiTaskLAM(nn.Module):
         self.img_size = int(lam.config.get("img_size", 64))
         self.name = f"multitask-{lam.name}"
         self.tokenizers = nn.ModuleDict()
+        self.pretrained_tokenizers: set[str] = set()
         for modality in modalities:
             tokenizer = PatchTokenizer(modality, embed_dim, patch)
             if lam_bands is not None and modality.bands == lam_bands:
                 tokenizer.proj.load_state_dict(rgb_proj.state_dict())
+                self.pretrained_tokenizers.add(modality.name)
             elif lam_bands is not None and set(modality.bands) & set(lam_bands):
                 tokenizer.adapt_from(rgb_proj, lam_bands)
             self.tokenizers[modality.name] = tokenizer
@@ -140,6 +144,12 @@ class MultiTaskLAM(nn.Module):
     def check_inputs(self, inputs: object) -> dict[str, Tensor]:
         """Check a request (:func:`check_request`)."""
         return check_request(inputs, self.modalities, self.img_size)
+
+    def frozen_parts(self) -> list[nn.Module]:
+        """The backbone and the pretrained tokenizers (what ``heads+adapters`` training
+        freezes, and keeps in eval mode)."""
+        tokenizers = [self.tokenizers[m] for m in self.pretrained_tokenizers]
+        return [*tokenizers, self.embed, self.blocks, self.norm, self.pool]
 
     def tokenize(self, inputs: Mapping[str, Tensor]) -> list[Tensor]:
         """Patch tokens of each modality present, in the model's modality order."""
