@@ -116,6 +116,17 @@ def _federate() -> None:
     )
 
 
+def _multitask() -> None:
+    from spikesat.inference import multitask_lam, service_graph
+    from spikesat.inference.data import TaskData
+    from spikesat.inference.training import MultitaskConfig, train_multitask
+
+    mtl = multitask_lam("vit-micro-p8", modalities=("rgb",), tasks=("landcover",))
+    data = TaskData({"rgb": torch.zeros(8, 3, 64, 64)}, torch.zeros(8, dtype=torch.long))
+    train_multitask(mtl, {"landcover": data}, MultitaskConfig(epochs=1, batch_size=8))
+    service_graph(mtl.eval())
+
+
 CASES = {
     "models.create": lambda: _lam(),
     "train.fit": _fit,
@@ -124,6 +135,7 @@ CASES = {
     "snn.train_qcfs-convert-finetune": _snn_pipeline,
     "snn.spiking_head": _spiking_head,
     "federated.federate": _federate,
+    "inference.multitask_lam-train-graph": _multitask,
 }
 
 

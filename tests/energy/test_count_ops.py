@@ -70,6 +70,14 @@ def test_linear_synops_equal_spikes_times_fan_out():
     assert ops.per_layer[0].param_reads == 9 + 6
 
 
+def test_an_ann_fed_zeros_counts_its_dense_macs():
+    """An all-zero input is a silent spike train only where spiking neurons exist."""
+    conv = nn.Conv2d(3, 4, 8, stride=8)
+    ops = count_ops(conv, torch.zeros(1, 3, 64, 64))
+    assert ops.macs == 64 * 4 * 3 * 8 * 8 and ops.synops == 0
+    assert count_ops(conv, torch.randn(1, 3, 64, 64)).macs == ops.macs
+
+
 def test_conv_synops_are_exact_per_position_not_kernel_size():
     conv = nn.Conv2d(1, 2, 3, padding=1, bias=False)
     x = torch.zeros(1, 1, 3, 3)

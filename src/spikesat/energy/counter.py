@@ -75,7 +75,9 @@ def count_ops(
         The model's positional inputs, e.g. an image batch ``[B, C, H, W]``. Must be finite.
     spikes : {"auto", "never"}
         ``"auto"`` counts a weighted layer whose input is a spike tensor (boolean, or one positive
-        value) as synaptic ops; ``"never"`` counts every weighted layer as dense MACs.
+        value) as synaptic ops; an all-zero input counts as spikes (none fired) only in a model
+        that holds spiking neurons (snnTorch, SpikingJelly), so an ANN fed an all-zero image
+        still counts its dense MACs. ``"never"`` counts every weighted layer as dense MACs.
 
     Returns
     -------
@@ -146,6 +148,7 @@ class _Recorder:
     def __init__(self, model: nn.Module, count_spikes: bool) -> None:
         self.count_spikes = count_spikes
         self.neuron_types = _neuron_types()
+        self.zeros_are_spikes = any(isinstance(m, self.neuron_types) for m in model.modules())
         self.names = {module: name for name, module in model.named_modules()}
         self.ops: dict[str, LayerOps] = {}
         self.order: list[str] = []
@@ -183,6 +186,8 @@ class _Recorder:
         if isinstance(module, _VIEWS):
             return
         mask = spike_mask(x) if self.count_spikes else None
+        if mask is not None and not self.zeros_are_spikes and not bool(mask.any()):
+            mask = None  # an ANN fed zeros does its dense work all the same
         if mask is not None and isinstance(module, _SYNAPTIC + _AVG_POOLS):
             self._synaptic(layer, module, mask, x, out)
             return
