@@ -92,6 +92,15 @@ CASES = {
     "link-sat": (["link", "--sat", "999"], "--sat"),
     "link-rain": (["link", "--rain-percent", "0"], "--rain-percent"),
     "link-json": (["link", "--json", NOT_A_FOLDER], "--json"),
+    # infer
+    "infer-task": (["infer", "--task", "bogus"], "landcover"),
+    "infer-task-ndvi": (["infer", "--task", "ndvi"], "MS scenes paired with RGB"),
+    "infer-split-at": (["infer", "--split-at", "head"], "blocks.<i>"),
+    "infer-codec": (["infer", "--codec", "zip"], "int8"),
+    "infer-hardware": (["infer", "--hardware", "gpu9000"], "loihi"),
+    "infer-requests": (["infer", "--num-requests", "0"], "--num-requests"),
+    "infer-data-dir": (["infer", "--data-dir", "/nonexistent"], "/nonexistent"),
+    "infer-json": (["infer", "--json", NOT_A_FOLDER], "--json"),
     # bench and the group itself
     "bench-json": (["bench", "--out", "OUT", "--json", NOT_A_FOLDER], "--json"),
     "unknown-command": (["bogus"], "bogus"),
@@ -113,6 +122,7 @@ def no_work(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     import spikesat.cli.codec
     import spikesat.cli.demo
     import spikesat.cli.federate
+    import spikesat.cli.infer
     import spikesat.cli.link
     import spikesat.cli.orbits
     import spikesat.cli.pretrain
@@ -132,6 +142,7 @@ def no_work(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         (spikesat.cli.federate, "build_network"),
         (spikesat.cli.federate, "federate"),
         (spikesat.cli.demo, "run_demo"),
+        (spikesat.cli.infer, "run_infer"),
         (spikesat.cli.orbits, "contact_plan"),
         (spikesat.cli.link, "_plan"),
     ]:

@@ -59,6 +59,12 @@ class SpikesatGroup(LazyGroup):
             "Federated fine-tuning over a constellation's contact plan.",
         ),
         LazyCommand(
+            "infer",
+            "spikesat.cli.infer",
+            "command",
+            "Serve a multi-task LAM as services: per-service MACs, bytes and joules.",
+        ),
+        LazyCommand(
             "bench",
             "spikesat.cli.bench",
             "command",

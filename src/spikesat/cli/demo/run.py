@@ -23,6 +23,7 @@ from spikesat.cli.demo.stages import (
     federated_stage,
     link_stage,
     orbit_stage,
+    services_stage,
     snn_stage,
 )
 from spikesat.train import evaluate
@@ -42,7 +43,7 @@ def run_demo(
     Stages: data -> LAM -> split -> remote inference -> orbit (next pass of the capturing
     satellite) -> link (downlink SNR and MODCOD over its passes) -> codec (a trained factorized
     codec's bytes over that link, against JPEG) -> spiking head -> energy per inference ->
-    federated fine-tuning rounds over the constellation.
+    federated fine-tuning rounds over the constellation -> multi-task services.
 
     Parameters
     ----------
@@ -142,6 +143,8 @@ def run_demo(
     stages.append(energy_row)
     federated_row, federated = federated_stage(lam, splits, seed)
     stages.append(federated_row)
+    services_row, services = services_stage(source, data_dir, seed, progress)
+    stages.append(services_row)
     return {
         "stages": stages,
         "summary": {
@@ -158,6 +161,7 @@ def run_demo(
             "snn": spiking,
             "energy": energy,
             "federated": federated,
+            "services": services,
             "wall_time_s": round(time.time() - began, 1),
         },
     }

@@ -235,3 +235,12 @@ def federated_stage(
         f"{figures['bytes_ground'] / 1e6:.1f} MB, {figures['energy_j']:.1f} J"
     )
     return _row("federated", what, result), figures
+
+
+def services_stage(
+    source: str, data_dir: Any, seed: int, progress: bool
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Land cover and cloud screening served as services from the demo's backbone."""
+    from spikesat.cli.infer import demo_stage
+
+    return demo_stage(source, data_dir, seed, progress)

@@ -1,0 +1,317 @@
+"""Microservice inference: one multi-task LAM against one single-task model per task, on EuroSAT.
+
+Set-up (all on real EuroSAT scenes, splits of :func:`spikesat.data.eurosat`):
+
+1. **Backbone.** ``vit-micro-p8`` trained on EuroSAT RGB land cover (the whole 70% train split,
+   ``--pretrain-epochs``, cached under ``SPIKESAT_CACHE``, resumed if interrupted). This LAM is
+   also the single-task ``landcover`` model.
+2. **Multi-task LAM** (:func:`spikesat.inference.multitask_lam`): RGB and MS tokenizers (MS: a
+   band adapter), the shared backbone frozen, heads ``landcover`` (the LAM's), ``cloud`` and
+   ``ndvi``; :func:`~spikesat.inference.training.train_multitask` fits the heads and the MS
+   adapter (``--epochs``).
+3. **Single-task models of the same size**: for ``cloud`` and ``ndvi``, the same LAM with the
+   task's head, fine-tuned whole on the task's data (same epochs, same data).
+
+Tasks: ``landcover`` (accuracy), ``cloud`` (cloud fraction of scenes with seeded synthetic
+clouds, MAE), ``ndvi`` (mean NDVI from MS B08/B04 of the 270 real RGB+MS pairs, MAE; answered
+from MS, from RGB alone and from both).
+
+Cost per request (an RGB request; and RGB+MS), from each model's service graph: MACs counted by
+``count_ops``, joules on the Jetson TX2 NX and 45 nm FP32 profiles, parameters resident on board
+(tokenizers and the first backbone segment, cut after ``blocks.1``). Goal (from the issue):
+serving all tasks costs <= 1.3x the MACs of one single-task model (three single-task models
+cost about 3x), with each task within 1 point of accuracy (or 5% relative MAE) of its
+single-task model. Also: the local runtime's requests per second against calling the
+monolithic model, same batches, same thread.
+
+Run: ``python benchmarks/services.py`` (full) or ``--quick`` (small subsets, 1 epoch each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import RESULTS_DIR, headline, write_results
+from spikesat import models
+from spikesat.data import eurosat
+from spikesat.data.cache import cache_dir
+from spikesat.energy import energy_joules
+from spikesat.inference import multitask_lam, run_requests, service_graph
+from spikesat.inference.data import task_data
+from spikesat.inference.training import MultitaskConfig, evaluate_multitask, train_multitask
+from spikesat.train import TrainConfig, fit
+
+HARDWARE = ("jetson-tx2nx", "cmos45nm-fp32")
+SPLIT_AT = "blocks.1"
+
+
+def _args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small subsets, 1 epoch each")
+    p.add_argument("--pretrain-epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=4, help="multi-task and single-task epochs")
+    p.add_argument("--ndvi-epochs", type=int, default=40, help="epochs over the 191 MS pairs")
+    p.add_argument("--train-per-task", type=int, default=6000, help="cloud/landcover examples")
+    p.add_argument("--test-per-task", type=int, default=2000)
+    p.add_argument("--requests", type=int, default=2048, help="runtime throughput requests")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=RESULTS_DIR)
+    args = p.parse_args()
+    if args.quick:
+        args.pretrain_epochs, args.epochs, args.ndvi_epochs = 1, 1, 2
+        args.train_per_task, args.test_per_task, args.requests = 400, 200, 128
+    return args
+
+
+def pretrained_lam(epochs: int, seed: int, quick: bool) -> tuple[Any, dict[str, Any]]:
+    """``vit-micro-p8`` on EuroSAT RGB land cover (cached; resumed across runs)."""
+    lam = models.create("vit-micro-p8", seed=seed)
+    train = eurosat(split="train", seed=seed)
+    if quick:
+        images, labels = train.tensors()
+        train = (images[:1000], labels[:1000])
+    path = (
+        cache_dir() / "benchmarks" / f"services-lam-e{epochs}-s{seed}{'-quick' if quick else ''}.pt"
+    )
+    config = TrainConfig(epochs=epochs, batch_size=128, lr=2e-3, seed=seed, device="cpu")
+    began = time.perf_counter()
+    result = fit(lam, train, config=config, checkpoint_path=path, resume=True, progress=False)
+    num = len(train[1]) if isinstance(train, tuple) else len(train)
+    return lam.eval(), {
+        "epochs": epochs,
+        "train_images": num,
+        "wall_s_this_run": time.perf_counter() - began,
+        "checkpoint": str(path),
+        "history": result.history,
+    }
+
+
+def request_cost(graph, modalities: tuple[str, ...]) -> dict[str, Any]:
+    """MACs, joules per profile and on-board parameter bytes of one request."""
+    used = [
+        s
+        for s in graph.services.values()
+        if not (s.kind == "tokenizer" and s.inputs[0][6:] not in modalities)
+    ]
+    onboard = [s for s in used if s.kind == "tokenizer" or s.name == "backbone:0"]
+    return {
+        "macs": sum(s.macs for s in used),
+        **{
+            f"energy_j_{hw}": sum(energy_joules(s.ops, hw).total_j for s in used if s.ops)
+            for hw in HARDWARE
+        },
+        "onboard_param_bytes": sum(s.param_bytes for s in onboard),
+    }
+
+
+def throughput(mtl, graph, images: torch.Tensor, batch_size: int = 64) -> dict[str, float]:
+    """Requests per second: the local runtime against the monolithic model (warm, same batches)."""
+    request = {"rgb": images}
+    run_requests(graph, {"rgb": images[:batch_size]}, batch_size=batch_size)
+    runtime = run_requests(graph, request, batch_size=batch_size)
+    with torch.no_grad():
+        mtl({"rgb": images[:batch_size]})
+        t0 = time.perf_counter()
+        for start in range(0, len(images), batch_size):
+            mtl({"rgb": images[start : start + batch_size]})
+        mono_s = time.perf_counter() - t0
+    return {
+        "runtime_requests_per_s": runtime.requests_per_s,
+        "monolithic_requests_per_s": len(images) / mono_s,
+        "runtime_energy_per_request_j": runtime.energy_per_request_j,
+    }
+
+
+def main() -> None:
+    args = _args()
+    started = time.time()
+    torch.set_num_threads(args.threads)
+    lam, pretrain = pretrained_lam(args.pretrain_epochs, args.seed, args.quick)
+    train = {
+        "landcover": task_data("landcover", "train", limit=args.train_per_task, seed=args.seed),
+        "cloud": task_data("cloud", "train", limit=args.train_per_task, seed=args.seed),
+        "ndvi": task_data("ndvi", "train", seed=args.seed),
+    }
+    test = {
+        "landcover": task_data("landcover", "test", limit=args.test_per_task, seed=args.seed),
+        "cloud": task_data("cloud", "test", limit=args.test_per_task, seed=args.seed),
+        "ndvi": task_data("ndvi", "test", seed=args.seed),
+    }
+    cfg = MultitaskConfig(epochs=args.epochs, batch_size=64, lr=2e-3, seed=args.seed)
+
+    t0 = time.perf_counter()
+    multi = multitask_lam(lam, ("rgb", "ms"), ("landcover", "cloud", "ndvi"), SPLIT_AT, args.seed)
+    train_multitask(multi, train, cfg)
+    multi_train_s = time.perf_counter() - t0
+    singles, single_train_s = {}, {}
+    for task, modalities, epochs in (
+        ("cloud", ("rgb",), args.epochs),
+        ("ndvi", ("rgb", "ms"), args.ndvi_epochs),
+    ):
+        t0 = time.perf_counter()
+        single = multitask_lam(lam, modalities, (task,), SPLIT_AT, args.seed)
+        train_multitask(
+            single,
+            {task: train[task]},
+            MultitaskConfig(epochs=epochs, batch_size=64, lr=5e-4, trainable="all", seed=args.seed),
+        )
+        singles[task], single_train_s[task] = single.eval(), time.perf_counter() - t0
+    singles["landcover"] = multitask_lam(lam, ("rgb",), ("landcover",), SPLIT_AT, args.seed).eval()
+
+    views = {
+        "landcover": ("landcover", ("rgb",)),
+        "cloud": ("cloud", ("rgb",)),
+        "ndvi (MS)": ("ndvi", ("ms",)),
+        "ndvi (RGB)": ("ndvi", ("rgb",)),
+        "ndvi (RGB+MS)": ("ndvi", ("rgb", "ms")),
+    }
+    scores: dict[str, dict[str, float]] = {}
+    for label, (task, modalities) in views.items():
+        data = {task: test[task].only(modalities)}
+        scores[label] = {
+            "multi": evaluate_multitask(multi, data)[task],
+            "single": evaluate_multitask(singles[task], data)[task],
+        }
+
+    graphs = {"multi": service_graph(multi, cuts=[SPLIT_AT])}
+    for task, model in singles.items():
+        graphs[task] = service_graph(model, cuts=[SPLIT_AT])
+    costs = {
+        name: {
+            "rgb": request_cost(graph, ("rgb",)),
+            "rgb+ms": request_cost(graph, ("rgb", "ms")),
+        }
+        for name, graph in graphs.items()
+    }
+    one_single = costs["landcover"]["rgb"]["macs"]
+    all_singles = sum(costs[t]["rgb"]["macs"] for t in ("landcover", "cloud", "ndvi"))
+    ratio = costs["multi"]["rgb"]["macs"] / one_single
+    speed = throughput(multi, graphs["multi"], test["landcover"].inputs["rgb"][: args.requests])
+
+    within = {}
+    for label, s in scores.items():
+        task = views[label][0]
+        if task == "landcover":
+            within[label] = s["multi"] >= s["single"] - 0.01
+        else:
+            within[label] = s["multi"] <= 1.05 * s["single"]
+    met = ratio <= 1.3 and all(within.values())
+
+    rows = []
+    for label, s in scores.items():
+        task = views[label][0]
+        unit = "accuracy %" if task == "landcover" else "MAE"
+        factor = 100.0 if task == "landcover" else 1.0
+        rows.append(
+            [
+                label,
+                unit,
+                f"{factor * s['multi']:.4g}",
+                f"{factor * s['single']:.4g}",
+                len(train[task]),
+                len(test[task]),
+                "yes" if within[label] else "no",
+            ]
+        )
+    cost_rows = []
+    for name in ("multi", "landcover", "cloud", "ndvi"):
+        c = costs[name]["rgb"]
+        cost_rows.append(
+            [
+                "multi-task (3 tasks)" if name == "multi" else f"single-task {name}",
+                f"{c['macs'] / 1e6:.2f}",
+                f"{c['energy_j_jetson-tx2nx']:.3e}",
+                f"{c['energy_j_cmos45nm-fp32']:.3e}",
+                f"{c['onboard_param_bytes'] / 1e3:.0f}",
+            ]
+        )
+    notes = (
+        f"Backbone: vit-micro-p8, {pretrain['epochs']} epochs on {pretrain['train_images']} "
+        f"EuroSAT RGB train images (this run trained for {pretrain['wall_s_this_run']:.0f} s; "
+        f"cached at {pretrain['checkpoint']}). Multi-task: frozen backbone, heads + MS adapter, "
+        f"{args.epochs} epochs ({multi_train_s:.0f} s). Single-task cloud/ndvi: whole model "
+        f"fine-tuned ({', '.join(f'{k} {v:.0f} s' for k, v in single_train_s.items())}). "
+        "Train/test images per task as in the table (real EuroSAT scenes; ndvi: the 270 "
+        "RGB+MS pairs' 70%/20%). Cost per RGB request, all of a model's tasks: multi-task "
+        f"{costs['multi']['rgb']['macs'] / 1e6:.2f} M MACs = {ratio:.3f}x one single-task model; "
+        f"the three single-task models: {all_singles / one_single:.2f}x. An RGB+MS request: "
+        f"{costs['multi']['rgb+ms']['macs'] / 1e6:.2f} M MACs. Local runtime "
+        f"{speed['runtime_requests_per_s']:.0f} requests/s against "
+        f"{speed['monolithic_requests_per_s']:.0f} for the monolithic model ({args.requests} "
+        f"requests, batches of 64, {args.threads} threads)."
+        + (" QUICK configuration: not a result." if args.quick else "")
+    )
+    write_results(
+        "services_quick" if args.quick else "services",
+        {
+            "scores": scores,
+            "within_goal": within,
+            "costs": costs,
+            "macs_ratio_multi_to_one_single": ratio,
+            "macs_ratio_three_singles_to_one": all_singles / one_single,
+            "throughput": speed,
+            "pretrain": pretrain,
+            "train_images": {t: len(d) for t, d in train.items()},
+            "test_images": {t: len(d) for t, d in test.items()},
+            "multi_train_s": multi_train_s,
+            "single_train_s": single_train_s,
+            "services": graphs["multi"].summary(),
+        },
+        ["task (request)", "metric", "multi-task", "single-task", "train", "test", "within goal"],
+        rows,
+        out_dir=args.out,
+        started_s=started,
+        notes=notes
+        + "\n\n"
+        + "| model | M MACs / RGB request | J Jetson TX2 NX | J 45 nm FP32 | on-board params kB |\n"
+        + "| --- | --- | --- | --- | --- |\n"
+        + "\n".join("| " + " | ".join(str(v) for v in r) + " |" for r in cost_rows),
+        headline=headline(
+            figure=f"3 tasks served at {ratio:.3f}x the MACs of one single-task model "
+            f"(landcover {100 * scores['landcover']['multi']:.1f}%, cloud MAE "
+            f"{scores['cloud']['multi']:.3f}, ndvi MAE (MS) {scores['ndvi (MS)']['multi']:.3f})",
+            peer=f"3 single-task models: {all_singles / one_single:.2f}x; landcover "
+            f"{100 * scores['landcover']['single']:.1f}%, cloud MAE "
+            f"{scores['cloud']['single']:.3f}, ndvi MAE (MS) {scores['ndvi (MS)']['single']:.3f}",
+            ratio=ratio,
+            goal="<= 1.3x the MACs of one single-task model, each task within 1 point "
+            "(5% relative MAE) of its single-task model",
+            met=met,
+        ),
+        plot=lambda fig: _plot(fig, scores, costs),
+    )
+
+
+def _plot(fig, scores: dict, costs: dict) -> None:
+    """Per-task metric (multi vs single) and MACs per request."""
+    ax = fig.add_subplot(1, 2, 1)
+    labels = list(scores)
+    x = torch.arange(len(labels)).float()
+    for offset, key in ((-0.2, "multi"), (0.2, "single")):
+        values = [
+            (100 - 100 * scores[k][key]) / 100 if k == "landcover" else scores[k][key]
+            for k in labels
+        ]
+        ax.bar((x + offset).tolist(), values, width=0.4, label=f"{key}-task")
+    ax.set_xticks(x.tolist(), labels, rotation=30, ha="right")
+    ax.set_ylabel("error (landcover: 1 - accuracy; others: MAE)")
+    ax.legend()
+    ax2 = fig.add_subplot(1, 2, 2)
+    names = ["multi", "landcover", "cloud", "ndvi"]
+    ax2.bar(names, [costs[n]["rgb"]["macs"] / 1e6 for n in names])
+    ax2.axhline(1.3 * costs["landcover"]["rgb"]["macs"] / 1e6, color="tab:red", ls="--")
+    ax2.set_ylabel("M MACs per RGB request (red: 1.3x one single-task model)")
+    fig.suptitle("one multi-task LAM against single-task models (EuroSAT)")
+
+
+if __name__ == "__main__":
+    main()
