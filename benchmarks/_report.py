@@ -15,7 +15,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +214,23 @@ def write_results(
         table.add_row(*(_fmt(v) for v in row))
     Console().print(table)
     return out / f"{name}.json"
+
+
+def outcome_bars(
+    ax: Any,
+    counts: Mapping[str, int],
+    outcomes: Sequence[str],
+    title: str,
+    ylabel: str,
+    bad: Sequence[str] = ("silently wrong", "crash", "hang"),
+    rotation: int = 20,
+) -> None:
+    """One bar per outcome on ``ax``, the ``bad`` outcomes (the goal's zeros) in red."""
+    colours = ["tab:red" if o in bad else "tab:blue" for o in outcomes]
+    ax.bar(list(outcomes), [counts.get(o, 0) for o in outcomes], color=colours)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.tick_params(axis="x", rotation=rotation)
 
 
 def headline_line(head: dict[str, Any]) -> str:

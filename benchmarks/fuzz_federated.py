@@ -36,12 +36,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import io
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -55,7 +53,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import headline, write_results
+from _report import headline, outcome_bars, write_results
 from spikesat.federated import (
     CorruptUpdateError,
     FaultModel,
@@ -67,6 +65,7 @@ from spikesat.federated import (
     federate,
     federated_data,
 )
+from spikesat.federated.payload import frame_update
 from spikesat.federated.simulation import CHECKPOINT_NAME
 from spikesat.models import create
 from spikesat.orbits import walker_delta
@@ -96,22 +95,6 @@ def _alarm(signum, frame):
 
 
 # -- part 1: upload frames ---------------------------------------------------------------------
-def _frame(body: bytes, update_id: UpdateId) -> bytes:
-    """A frame with a valid header and digest around ``body`` (what a faulty sender emits)."""
-    header = struct.pack(
-        "<4sHHQIIII",
-        b"SSFU",
-        2,
-        0,
-        update_id.run,
-        update_id.sender,
-        update_id.round,
-        update_id.key,
-        len(body),
-    )
-    return header + hashlib.blake2b(header + body, digest_size=16).digest() + body
-
-
 def _record(state: dict, **changes) -> bytes:
     buffer = io.BytesIO()
     torch.save({"state": {**state, **changes}, "meta": {"num_samples": 5}}, buffer)
@@ -179,7 +162,7 @@ def corruptions(state: dict[str, torch.Tensor], frame: bytes):
             bad = state[first].clone()
             bad.view(-1)[int(rng.integers(0, bad.numel()))] = float("nan")
             body = _record(state, **{first: bad})
-        return _frame(body, SENT)
+        return frame_update(body, SENT)
 
     return {
         "bit flips": flips,
@@ -466,16 +449,13 @@ def main() -> None:
 
 def _plot(fig, frames: Counter, scenarios: Counter, kills: Counter) -> None:
     """Outcome bars per part, the goal's three outcomes in red."""
-    for i, (title, counts) in enumerate(
-        (("corrupted uploads", frames), ("fault scenarios", scenarios), ("SIGKILL + resume", kills))
-    ):
-        ax = fig.add_subplot(1, 3, i + 1)
-        colours = [
-            "tab:red" if o in ("silently wrong", "crash", "hang") else "tab:blue" for o in OUTCOMES
-        ]
-        ax.bar(OUTCOMES, [counts[o] for o in OUTCOMES], color=colours)
-        ax.set_title(title)
-        ax.tick_params(axis="x", rotation=60)
+    parts = (
+        ("corrupted uploads", frames),
+        ("fault scenarios", scenarios),
+        ("SIGKILL + resume", kills),
+    )
+    for i, (title, counts) in enumerate(parts):
+        outcome_bars(fig.add_subplot(1, 3, i + 1), counts, OUTCOMES, title, "trials", rotation=60)
     fig.suptitle("federated faults by outcome (goal: no red bar)")
 
 

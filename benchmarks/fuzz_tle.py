@@ -43,7 +43,7 @@ from sgp4.api import Satrec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import headline, write_results
+from _report import headline, outcome_bars, write_results
 from spikesat import orbits
 
 OUTCOMES = ("clear error", "loaded and correct", "warned", "silently wrong", "crash", "hang")
@@ -433,21 +433,14 @@ def main() -> None:
             goal="0 silently wrong, 0 crashes, 0 hangs",
             met=outcomes["silently wrong"] + outcomes["crash"] + outcomes["hang"] == 0,
         ),
-        plot=lambda fig: _plot_outcomes(fig, outcomes),
+        plot=lambda fig: outcome_bars(
+            fig.add_subplot(),
+            outcomes,
+            OUTCOMES,
+            "fuzzed TLE catalogues by outcome (goal: no red bar)",
+            "catalogues",
+        ),
     )
-
-
-def _plot_outcomes(fig, outcomes: Counter) -> None:
-    """One bar per outcome, the goal's three outcomes in red."""
-    ax = fig.add_subplot()
-    counts = [outcomes[o] for o in OUTCOMES]
-    colours = [
-        "tab:red" if o in ("silently wrong", "crash", "hang") else "tab:blue" for o in OUTCOMES
-    ]
-    ax.bar(OUTCOMES, counts, color=colours)
-    ax.set_ylabel("catalogues")
-    ax.set_title("fuzzed TLE catalogues by outcome (goal: no red bar)")
-    ax.tick_params(axis="x", rotation=20)
 
 
 if __name__ == "__main__":

@@ -98,8 +98,13 @@ def encode_update(
         {"state": {k: v.detach().cpu() for k, v in state.items()}, "meta": dict(meta or {})},
         buffer,
     )
-    body = buffer.getvalue()
-    header = _HEADER.pack(MAGIC, VERSION, 0, *astuple(update_id or UpdateId()), len(body))
+    return frame_update(buffer.getvalue(), update_id or UpdateId())
+
+
+def frame_update(body: bytes, update_id: UpdateId) -> bytes:
+    """Wrap a body in the update header and its digest (what :func:`encode_update` does after
+    serialising; exposed to build test frames around bodies of one's own)."""
+    header = _HEADER.pack(MAGIC, VERSION, 0, *astuple(update_id), len(body))
     return header + _digest(header, body) + body
 
 

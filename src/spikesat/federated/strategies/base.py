@@ -19,6 +19,7 @@ from spikesat._registry import Registry
 from spikesat.federated.aggregate import ring_allreduce, ring_chunk_bytes
 
 if TYPE_CHECKING:
+    from spikesat.federated.faults import Delivery
     from spikesat.federated.simulation import Federation
 
 STRATEGIES: Registry[Strategy] = Registry("strategy")
@@ -245,6 +246,23 @@ def plane_all_reduce(
             )
         time_s = step_end
     return plane_state, time_s
+
+
+def send_plane(
+    sim: Federation,
+    plane: int,
+    members: list[int],
+    state: dict[str, torch.Tensor],
+    num_samples: int,
+    ready_s: float,
+    round: int,
+) -> Delivery:
+    """The member that sees a station first uploads the plane's aggregate ``state`` (of
+    ``members``' ``num_samples`` examples) until the station accepts it."""
+    sink = first_to_see_ground(sim, members, ready_s)
+    return sim.send(
+        sink, state, ready_s, round, plane=plane, num_samples=num_samples, sats=list(members)
+    )
 
 
 def first_to_see_ground(sim: Federation, members: list[int], after_s: float) -> int:

@@ -30,8 +30,8 @@ from spikesat.federated.strategies.base import (
     check_deadline,
     check_fraction,
     download_to_plane,
-    first_to_see_ground,
     plane_all_reduce,
+    send_plane,
 )
 
 if TYPE_CHECKING:
@@ -108,17 +108,8 @@ class FedIsl(Strategy):
                 plane_state, ready_s = plane_all_reduce(
                     sim, ring, members, states, counts, ready_s, sim.model_bytes, round
                 )
-            sink = first_to_see_ground(sim, members, ready_s)
             deliveries.append(
-                sim.send(
-                    sink,
-                    plane_state,
-                    ready_s,
-                    round,
-                    plane=plane,
-                    num_samples=num_samples,
-                    sats=members,
-                )
+                send_plane(sim, plane, members, plane_state, num_samples, ready_s, round)
             )
         if not deliveries:  # every participant failed mid-round: the model stays as it was
             return {"num_participants": len(participants), "num_contributions": 0}

@@ -60,6 +60,7 @@ from spikesat.federated.strategies.base import (
     plane_all_reduce,
     ring_gather,
     ring_scatter,
+    send_plane,
 )
 from spikesat.models import count_macs, split
 from spikesat.train.rng import seeded_global_rng
@@ -362,19 +363,8 @@ class SplitLam(Strategy):
             plane_state, time_s = plane_all_reduce(
                 sim, ring, alive, out["states"], counts, max(ready.values()), sat_bytes, round
             )
-            sink = first_to_see_ground(sim, alive, time_s)
             num_alive = sum(counts[sat] for sat in alive)
-            deliveries.append(
-                sim.send(
-                    sink,
-                    plane_state,
-                    time_s,
-                    round,
-                    plane=plane,
-                    num_samples=num_alive,
-                    sats=alive,
-                )
-            )
+            deliveries.append(send_plane(sim, plane, alive, plane_state, num_alive, time_s, round))
         if not deliveries:  # every participant failed mid-round: the model stays as it was
             return {"num_participants": len(participants), "num_contributions": 0}
         for delivery in deliveries:
