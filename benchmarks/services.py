@@ -49,7 +49,7 @@ from spikesat.data.cache import cache_dir
 from spikesat.energy import energy_joules
 from spikesat.inference import multitask_lam, run_requests, service_graph
 from spikesat.inference.data import task_data
-from spikesat.inference.training import MultitaskConfig, evaluate_multitask, train_multitask
+from spikesat.inference.training import MultitaskConfig, train_multitask
 from spikesat.train import TrainConfig, fit
 
 HARDWARE = ("jetson-tx2nx", "cmos45nm-fp32")
@@ -61,7 +61,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small subsets, 1 epoch each")
     p.add_argument("--pretrain-epochs", type=int, default=10)
     p.add_argument("--epochs", type=int, default=4, help="joint and single-task epochs")
-    p.add_argument("--head-epochs", type=int, default=10, help="frozen-backbone multi-task")
+    p.add_argument("--head-epochs", type=int, default=25, help="frozen-backbone multi-task")
     p.add_argument("--ndvi-epochs", type=int, default=40, help="epochs over the 191 MS pairs")
     p.add_argument("--train-per-task", type=int, default=6000, help="cloud/landcover examples")
     p.add_argument("--test-per-task", type=int, default=2000)
@@ -184,12 +184,19 @@ def main() -> None:
         "ndvi (RGB+MS)": ("ndvi", ("rgb", "ms")),
     }
     scores: dict[str, dict[str, float]] = {}
+    paired: dict[str, dict[str, float]] = {}
     for label, (task, modalities) in views.items():
-        data = {task: test[task].only(modalities)}
-        scores[label] = {
-            "multi": evaluate_multitask(multi, data)[task],
-            "joint": evaluate_multitask(joint, data)[task],
-            "single": evaluate_multitask(singles[task], data)[task],
+        data = test[task].only(modalities)
+        errors = {
+            "multi": _errors(multi, data, task),
+            "joint": _errors(joint, data, task),
+            "single": _errors(singles[task], data, task),
+        }
+        scores[label] = {k: (1.0 - float(e.mean())) if task == "landcover" else float(e.mean())
+                         for k, e in errors.items()}  # fmt: skip
+        paired[label] = {
+            f"{k}_minus_single_se": float((errors[k] - errors["single"]).std() / len(data) ** 0.5)
+            for k in ("multi", "joint")
         }
 
     graphs = {"multi": service_graph(multi, cuts=[SPLIT_AT])}  # joint: the same services
@@ -256,13 +263,21 @@ def main() -> None:
         f"{speed['runtime_requests_per_s']:.0f} requests/s against "
         f"{speed['monolithic_requests_per_s']:.0f} for the monolithic model ({args.requests} "
         f"requests, batches of 64, {args.threads} threads, best of 3). (out): outside the goal "
-        "(1 point of accuracy, 5% relative MAE) of the single-task model."
+        "(1 point of accuracy, 5% relative MAE) of the single-task model. Paired standard "
+        "error of each difference to the single-task model (same test examples): "
+        + "; ".join(
+            f"{label} {p['multi_minus_single_se']:.2g} (frozen), {p['joint_minus_single_se']:.2g} "
+            "(joint)"
+            for label, p in paired.items()
+        )
+        + " (accuracy rows: fractions)."
         + (" QUICK configuration: not a result." if args.quick else "")
     )
     write_results(
         "services_quick" if args.quick else "services",
         {
             "scores": scores,
+            "paired_standard_errors": paired,
             "within_goal": within,
             "goal_met": met,
             "costs": costs,
@@ -311,6 +326,17 @@ def main() -> None:
         ),
         plot=lambda fig: _plot(fig, scores, costs),
     )
+
+
+@torch.no_grad()
+def _errors(model, data, task: str) -> torch.Tensor:
+    """Per-example error ``[N]``: 0/1 misclassification, or absolute error."""
+    answers = torch.cat(
+        [model(data.subset(slice(i, i + 256)).inputs)[task] for i in range(0, len(data), 256)]
+    )
+    if task == "landcover":
+        return (answers.argmax(1) != data.target).float()
+    return (answers - data.target).abs()
 
 
 def _within(task: str, value: float, single: float) -> bool:

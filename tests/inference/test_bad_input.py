@@ -62,3 +62,18 @@ def test_a_sensor_with_no_shared_band_gets_a_fresh_tokenizer_not_an_adapter():
     assert mtl.pretrained_tokenizers == {"rgb"}
     out = mtl({"sar": torch.zeros(1, 2, 64, 64)})
     assert set(out) == {"landcover", "cloud", "ndvi"}
+
+
+def test_a_graph_whose_services_do_not_connect(mtl):
+    from dataclasses import replace
+
+    from spikesat.inference import ServiceGraph
+
+    graph = service_graph(mtl)
+    services = dict(graph.services)
+    services["head:cloud"] = replace(services["head:cloud"], inputs=("backbone:7",))
+    with pytest.raises(ValueError, match="takes 'backbone:7'.*do not connect"):
+        ServiceGraph(services, graph.edges, graph.modalities, graph.tasks, graph.img_size)
+    del services["head:cloud"]
+    with pytest.raises(ValueError, match=r"no head service for tasks \['cloud'\]"):
+        ServiceGraph(services, graph.edges, graph.modalities, graph.tasks, graph.img_size)

@@ -188,6 +188,26 @@ class ServiceGraph:
     img_size: int
     cuts: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        """Check that the services connect: each takes only a sensor of the graph's
+        modalities or a service before it, every kind is known, and every task has a head."""
+        seen = {f"input:{m}" for m in self.modalities}
+        for service in self.services.values():
+            if service.kind not in KINDS:
+                raise ValueError(f"service {service.name!r} has unknown kind {service.kind!r}")
+            if not service.inputs:
+                raise ValueError(f"service {service.name!r} takes no input: the graph is cut")
+            for source in service.inputs:
+                if source not in seen:
+                    raise ValueError(
+                        f"service {service.name!r} takes {source!r}, which no sensor or earlier "
+                        "service of the graph produces: the services do not connect"
+                    )
+            seen.add(service.name)
+        missing = [t for t in self.tasks if f"head:{t}" not in self.services]
+        if missing:
+            raise ValueError(f"no head service for tasks {missing}: the graph cannot answer them")
+
     def service(self, name: str) -> Service:
         """The service called ``name``; an unknown name lists the services."""
         if name not in self.services:
