@@ -32,8 +32,10 @@ def test_demo_runs_every_stage_and_caches_its_model() -> None:
         "spiking head",
         "energy",
         "federated",
+        "services",
     ]
     summary = first["summary"]
+    assert "landcover" in first["stages"][-1]["result"], first["stages"][-1]
     json.dumps(summary)  # JSON-ready
     # The split is exact, so split inference scores exactly what the whole model scores.
     assert summary["accuracy"] == summary["accuracy_whole_model"]
