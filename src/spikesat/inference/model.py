@@ -32,6 +32,7 @@ from spikesat.inference.modalities import RGB_BANDS, Modality, PatchTokenizer, r
 from spikesat.inference.tasks import Task, resolve_tasks
 from spikesat.models import LAM, create
 from spikesat.models.head import task_head
+from spikesat.train.rng import seeded_global_rng
 
 
 class FuseEmbed(nn.Module):
@@ -227,8 +228,7 @@ def multitask_lam(
     head_hidden : int
         Hidden width of new heads.
     """
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with seeded_global_rng(seed, torch.device("cpu")):
         lam = create(name, seed=seed) if isinstance(name, str) else name
         return MultiTaskLAM(
             lam, resolve_modalities(modalities), resolve_tasks(tasks), split_at, head_hidden
