@@ -51,11 +51,21 @@ SMALL_OPTIONS: dict[str, dict] = {
 
 @pytest.fixture
 def small_codec():
-    """``small_codec(name, **options)``: a byte codec on RGB maps with 48-byte packets."""
-    from spikesat.codecs import create
+    """``small_codec(name, seed=0, **options)``: a byte codec on RGB maps with 48-byte packets.
 
-    def make(name: str, **options):
-        return create(name, 3, mtu_bytes=48, **{**SMALL_OPTIONS.get(name, {}), **options}).eval()
+    Learned codecs draw their initial weights from torch's global generator, so the fixture
+    builds them under a fixed seed: the weights, and every test's outcome, do not depend on
+    which tests ran first in the worker.
+    """
+    import torch
+
+    from spikesat.codecs import create
+    from spikesat.train.rng import seeded_global_rng
+
+    def make(name: str, seed: int = 0, **options):
+        with seeded_global_rng(seed, torch.device("cpu")):
+            codec = create(name, 3, mtu_bytes=48, **{**SMALL_OPTIONS.get(name, {}), **options})
+        return codec.eval()
 
     return make
 
