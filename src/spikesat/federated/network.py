@@ -126,8 +126,10 @@ class Network:
         self.step_s = float(plan.times.step_s)
         self.offsets_s = np.asarray(plan.times.offsets_s, dtype=np.float64)
         self.horizon_s = float(self.offsets_s[-1] + self.step_s)
-        self.ground_tx_power_w = _tx_power_w(trace.budget, ground_tx_power_w, "ground_tx_power_w")
-        self.isl_tx_power_w = _tx_power_w(trace.isl_budget, isl_tx_power_w, "isl_tx_power_w")
+        self.ground_tx_power_w = transmit_power_w(
+            trace.budget, ground_tx_power_w, "ground_tx_power_w"
+        )
+        self.isl_tx_power_w = transmit_power_w(trace.isl_budget, isl_tx_power_w, "isl_tx_power_w")
         self.planes = None if plan.planes is None else np.asarray(plan.planes, dtype=np.int64)
         self._ground_groups = _group(
             trace.sat.astype(np.int64) * self.num_stations + trace.station, trace.time_index
@@ -240,7 +242,9 @@ def _group(keys: np.ndarray, time_index: np.ndarray) -> dict[int, np.ndarray]:
     }
 
 
-def _tx_power_w(budget: Any, override: float | None, what: str) -> float:
+def transmit_power_w(budget: Any, override: float | None, what: str) -> float:
+    """Radio transmit power [W]: ``override`` when given (checked), else the budget's
+    ``tx_power_dbw``; a budget given as EIRP only raises and names the ``what`` to pass."""
     if override is not None:
         if not (isinstance(override, int | float) and override > 0):
             raise ValueError(f"{what} must be a power > 0 W, got {override!r}")

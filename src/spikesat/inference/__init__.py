@@ -7,7 +7,9 @@
   :meth:`ServiceGraph.run` answers exactly like the model;
 - :func:`run_requests` is the local runtime (batched requests, per-service time and joules);
 - :func:`train_multitask` fits the heads and band adapters on a shared, frozen backbone;
-- :func:`add_clouds` lays seeded clouds over real scenes for the cloud-screening task.
+- :func:`add_clouds` lays seeded clouds over real scenes for the cloud-screening task;
+- :func:`network` is the constellation at one step (nodes, links in view, a request's route), and
+  :func:`place` puts the services on the route's nodes (exact MILP, greedy, baselines).
 """
 
 from spikesat.inference.clouds import add_clouds, cloud_fields
@@ -21,15 +23,23 @@ from spikesat.inference.graph import (
 )
 from spikesat.inference.modalities import MODALITIES, Modality, PatchTokenizer
 from spikesat.inference.model import MultiTaskLAM, multitask_lam
+from spikesat.inference.network import Link, Network, Node, network
+from spikesat.inference.placement import METHODS, OBJECTIVES, Placement, place
 from spikesat.inference.runtime import RuntimeResult, run_requests
 from spikesat.inference.tasks import Task, get_task, list_tasks, mean_ndvi
 
 __all__ = [
+    "METHODS",
     "MODALITIES",
+    "OBJECTIVES",
     "Edge",
+    "Link",
     "Modality",
     "MultiTaskLAM",
+    "Network",
+    "Node",
     "PatchTokenizer",
+    "Placement",
     "RuntimeResult",
     "Service",
     "ServiceGraph",
@@ -42,6 +52,8 @@ __all__ = [
     "load_service",
     "mean_ndvi",
     "multitask_lam",
+    "network",
+    "place",
     "run_requests",
     "service_graph",
 ]
