@@ -17,7 +17,8 @@ Set-up (all on real EuroSAT scenes, splits of :func:`spikesat.data.eurosat`):
 
 Tasks: ``landcover`` (accuracy), ``cloud`` (cloud fraction of scenes with seeded synthetic
 clouds, MAE), ``ndvi`` (mean NDVI from MS B08/B04 of the 270 real RGB+MS pairs, MAE; answered
-from MS, from RGB alone and from both).
+from MS, from RGB alone and from both; scored by ``--folds``-fold cross-validation over all the
+pairs, so every pair is a test pair once).
 
 Cost per request (an RGB request; and RGB+MS), from each model's service graph: MACs counted by
 ``count_ops``, joules on the Jetson TX2 NX and 45 nm FP32 profiles, parameters resident on board
@@ -48,7 +49,7 @@ from spikesat.data import eurosat
 from spikesat.data.cache import cache_dir
 from spikesat.energy import energy_joules
 from spikesat.inference import multitask_lam, run_requests, service_graph
-from spikesat.inference.data import task_data
+from spikesat.inference.data import TaskData, task_data
 from spikesat.inference.training import MultitaskConfig, train_multitask
 from spikesat.train import TrainConfig, fit
 
@@ -62,7 +63,11 @@ def _args() -> argparse.Namespace:
     p.add_argument("--pretrain-epochs", type=int, default=10)
     p.add_argument("--epochs", type=int, default=4, help="joint and single-task epochs")
     p.add_argument("--head-epochs", type=int, default=25, help="frozen-backbone multi-task")
-    p.add_argument("--ndvi-epochs", type=int, default=40, help="epochs over the 191 MS pairs")
+    p.add_argument("--ndvi-epochs", type=int, default=40, help="single-task ndvi epochs")
+    p.add_argument(
+        "--ndvi-head-epochs", type=int, default=400, help="frozen-backbone ndvi head epochs"
+    )
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds over the pairs")
     p.add_argument("--train-per-task", type=int, default=6000, help="cloud/landcover examples")
     p.add_argument("--test-per-task", type=int, default=2000)
     p.add_argument("--requests", type=int, default=2048, help="runtime throughput requests")
@@ -72,6 +77,7 @@ def _args() -> argparse.Namespace:
     args = p.parse_args()
     if args.quick:
         args.pretrain_epochs, args.epochs, args.head_epochs, args.ndvi_epochs = 1, 1, 1, 2
+        args.ndvi_head_epochs, args.folds = 2, 2
         args.train_per_task, args.test_per_task, args.requests = 400, 200, 128
     return args
 
@@ -136,6 +142,43 @@ def throughput(mtl, graph, images: torch.Tensor, batch_size: int = 64) -> dict[s
     }
 
 
+def ndvi_folds(num_folds: int, seed: int) -> list[tuple[TaskData, TaskData]]:
+    """``num_folds`` (train, test) folds over all 270 RGB+MS pairs (seeded shuffle)."""
+    parts = [task_data("ndvi", split, seed=seed) for split in ("train", "val", "test")]
+    pairs = TaskData(
+        {m: torch.cat([p.inputs[m] for p in parts]) for m in ("rgb", "ms")},
+        torch.cat([p.target for p in parts]),
+        "EuroSAT RGB+MS pairs (all)",
+    )
+    order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed))
+    folds = order.chunk(num_folds)
+    return [
+        (pairs.subset(torch.cat([f for j, f in enumerate(folds) if j != i])), pairs.subset(fold))
+        for i, fold in enumerate(folds)
+    ]
+
+
+def ndvi_fold_models(lam, train: dict, fold_train: TaskData, args) -> dict[str, Any]:
+    """The three ndvi answerers of one fold.
+
+    ``multi``: the multi-task LAM's ndvi head and MS adapter on the frozen backbone (their
+    parameters are disjoint from the other heads', so training them alone is training them
+    with the others); ``joint``: every task with the backbone fine-tuned; ``single``: a
+    single-task ndvi model fine-tuned whole.
+    """
+    tasks = ("landcover", "cloud", "ndvi")
+    multi = multitask_lam(lam, ("rgb", "ms"), ("ndvi",), SPLIT_AT, args.seed)
+    head = MultitaskConfig(epochs=args.ndvi_head_epochs, lr=2e-3, seed=args.seed)
+    train_multitask(multi, {"ndvi": fold_train}, head)
+    joint = multitask_lam(lam, ("rgb", "ms"), tasks, SPLIT_AT, args.seed)
+    whole = MultitaskConfig(epochs=args.epochs, lr=5e-4, trainable="all", seed=args.seed)
+    train_multitask(joint, {**train, "ndvi": fold_train}, whole)
+    single = multitask_lam(lam, ("rgb", "ms"), ("ndvi",), SPLIT_AT, args.seed)
+    alone = MultitaskConfig(epochs=args.ndvi_epochs, lr=5e-4, trainable="all", seed=args.seed)
+    train_multitask(single, {"ndvi": fold_train}, alone)
+    return {"multi": multi.eval(), "joint": joint.eval(), "single": single.eval()}
+
+
 def main() -> None:
     args = _args()
     started = time.time()
@@ -183,21 +226,36 @@ def main() -> None:
         "ndvi (RGB)": ("ndvi", ("rgb",)),
         "ndvi (RGB+MS)": ("ndvi", ("rgb", "ms")),
     }
+    errors: dict[str, dict[str, torch.Tensor]] = {}
+    for label, (task, modalities) in views.items():
+        if task != "ndvi":
+            data = test[task].only(modalities)
+            models = {"multi": multi, "joint": joint, "single": singles[task]}
+            errors[label] = {k: _errors(m, data, task) for k, m in models.items()}
+    t0 = time.perf_counter()
+    for fold_train, fold_test in ndvi_folds(args.folds, args.seed):
+        models = ndvi_fold_models(lam, train, fold_train, args)
+        for label, (task, modalities) in views.items():
+            if task == "ndvi":
+                data = fold_test.only(modalities)
+                for k, m in models.items():
+                    errors.setdefault(label, {}).setdefault(k, []).append(_errors(m, data, task))
+    ndvi_cv_s = time.perf_counter() - t0
+    for label in ("ndvi (MS)", "ndvi (RGB)", "ndvi (RGB+MS)"):
+        errors[label] = {k: torch.cat(v) for k, v in errors[label].items()}
     scores: dict[str, dict[str, float]] = {}
     paired: dict[str, dict[str, float]] = {}
-    for label, (task, modalities) in views.items():
-        data = test[task].only(modalities)
-        errors = {
-            "multi": _errors(multi, data, task),
-            "joint": _errors(joint, data, task),
-            "single": _errors(singles[task], data, task),
-        }
-        scores[label] = {k: (1.0 - float(e.mean())) if task == "landcover" else float(e.mean())
-                         for k, e in errors.items()}  # fmt: skip
+    for label, (task, _) in views.items():
+        e = errors[label]
+        scores[label] = {k: (1.0 - float(v.mean())) if task == "landcover" else float(v.mean())
+                         for k, v in e.items()}  # fmt: skip
         paired[label] = {
-            f"{k}_minus_single_se": float((errors[k] - errors["single"]).std() / len(data) ** 0.5)
+            f"{k}_minus_single_se": float((e[k] - e["single"]).std() / len(e[k]) ** 0.5)
             for k in ("multi", "joint")
         }
+    num_test = {t: len(d) for t, d in test.items()} | {"ndvi": len(errors["ndvi (MS)"]["multi"])}
+    num_train = {t: len(d) for t, d in train.items()}
+    num_train["ndvi"] = num_test["ndvi"] - num_test["ndvi"] // args.folds  # per fold, about
 
     graphs = {"multi": service_graph(multi, cuts=[SPLIT_AT])}  # joint: the same services
     for task, model in singles.items():
@@ -232,8 +290,8 @@ def main() -> None:
                 f"{factor * s['multi']:.4g}" + ("" if within["multi"][label] else " (out)"),
                 f"{factor * s['joint']:.4g}" + ("" if within["joint"][label] else " (out)"),
                 f"{factor * s['single']:.4g}",
-                len(train[task]),
-                len(test[task]),
+                num_train[task],
+                num_test[task],
             ]
         )
     cost_rows = []
@@ -255,8 +313,17 @@ def main() -> None:
         f"{args.head_epochs} epochs ({multi_train_s:.0f} s); joint: the shared backbone too, "
         f"{args.epochs} epochs ({joint_train_s:.0f} s). Single-task cloud/ndvi: whole model "
         f"fine-tuned ({', '.join(f'{k} {v:.0f} s' for k, v in single_train_s.items())}). "
-        "Train/test images per task as in the table (real EuroSAT scenes; ndvi: the 270 "
-        "RGB+MS pairs' 70%/20%). Cost per RGB request, all of a model's tasks: multi-task "
+        "Train/test images per task as in the table (real EuroSAT scenes). ndvi: "
+        f"{args.folds}-fold cross-validation over all {num_test['ndvi']} RGB+MS pairs (each "
+        "pair scored once, by models trained on the other folds; "
+        f"{ndvi_cv_s:.0f} s): per fold, the multi-task LAM's ndvi head and MS adapter on the "
+        f"frozen backbone ({args.ndvi_head_epochs} epochs; trained alone, which equals training "
+        "them with the other heads since their parameters are disjoint), the joint model "
+        f"retrained with the fold's pairs ({args.epochs} epochs), and a single-task ndvi model "
+        f"fine-tuned whole ({args.ndvi_epochs} epochs). The pairs' split is independent of the "
+        "RGB split, so some pairs' RGB scenes were among the backbone's training images (for "
+        "land cover, not NDVI; the same backbone starts every variant). Cost per RGB "
+        "request, all of a model's tasks: multi-task "
         f"{costs['multi']['rgb']['macs'] / 1e6:.2f} M MACs = {ratio:.3f}x one single-task model; "
         f"the three single-task models: {all_singles / one_single:.2f}x. An RGB+MS request: "
         f"{costs['multi']['rgb+ms']['macs'] / 1e6:.2f} M MACs. Local runtime "
@@ -285,8 +352,9 @@ def main() -> None:
             "macs_ratio_three_singles_to_one": all_singles / one_single,
             "throughput": speed,
             "pretrain": pretrain,
-            "train_images": {t: len(d) for t, d in train.items()},
-            "test_images": {t: len(d) for t, d in test.items()},
+            "train_images": num_train,
+            "test_images": num_test,
+            "ndvi_cv_s": ndvi_cv_s,
             "multi_train_s": multi_train_s,
             "joint_train_s": joint_train_s,
             "single_train_s": single_train_s,

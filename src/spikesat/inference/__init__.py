@@ -9,7 +9,9 @@
 - :func:`train_multitask` fits the heads and band adapters on a shared, frozen backbone;
 - :func:`add_clouds` lays seeded clouds over real scenes for the cloud-screening task;
 - :func:`network` is the constellation at one step (nodes, links in view, a request's route), and
-  :func:`place` puts the services on the route's nodes (exact MILP, greedy, baselines).
+  :func:`place` puts the services on the route's nodes (exact MILP, greedy, baselines);
+- :func:`simulate` runs captured requests (:func:`captures`) from capture to answer over a
+  day, re-placing services as routes change and pricing the weights it moves.
 """
 
 from spikesat.inference.clouds import add_clouds, cloud_fields
@@ -26,12 +28,14 @@ from spikesat.inference.model import MultiTaskLAM, multitask_lam
 from spikesat.inference.network import Link, Network, Node, network
 from spikesat.inference.placement import METHODS, OBJECTIVES, Placement, place
 from spikesat.inference.runtime import RuntimeResult, run_requests
+from spikesat.inference.simulate import Capture, RequestRecord, captures, simulate, summarise
 from spikesat.inference.tasks import Task, get_task, list_tasks, mean_ndvi
 
 __all__ = [
     "METHODS",
     "MODALITIES",
     "OBJECTIVES",
+    "Capture",
     "Edge",
     "Link",
     "Modality",
@@ -40,11 +44,13 @@ __all__ = [
     "Node",
     "PatchTokenizer",
     "Placement",
+    "RequestRecord",
     "RuntimeResult",
     "Service",
     "ServiceGraph",
     "Task",
     "add_clouds",
+    "captures",
     "cloud_fields",
     "get_task",
     "list_tasks",
@@ -56,4 +62,6 @@ __all__ = [
     "place",
     "run_requests",
     "service_graph",
+    "simulate",
+    "summarise",
 ]

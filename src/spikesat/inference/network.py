@@ -165,14 +165,7 @@ def network(
     t_index: int,
     trace: Any = None,
     capture_sat: int = 0,
-    onboard: str | ComputeProfile = "jetson-tx2nx",
-    ground: str | ComputeProfile = "a100-ground",
-    memory_bytes: float = JETSON_TX2NX_MEMORY_BYTES,
-    energy_budget_j: float = math.inf,
-    eclipse_energy_budget_j: float | None = None,
-    ground_budget: str = "x-band-eo-sentinel2",
-    isl_budget: str = "ka-band-isl",
-    route_bytes: float = DEFAULT_ROUTE_BYTES,
+    **options: Any,
 ) -> Network:
     """The constellation of ``plan`` at step ``t_index`` (see the module docstring).
 
@@ -183,10 +176,32 @@ def network(
     t_index : int
         The time step.
     trace : LinkTrace, optional
-        :func:`spikesat.channels.link_trace` of the plan; built with ``ground_budget`` and
-        ``isl_budget`` when not given.
+        :func:`spikesat.channels.link_trace` of the plan.
     capture_sat : int
         The satellite that captured the request.
+    **options
+        Node and link options of :class:`Snapshots` (compute profiles, memory, budgets).
+
+    Raises
+    ------
+    ValueError
+        An index outside the plan, budgets that are not positive, or a capturing satellite
+        with no route to any station from ``t_index`` to the plan's horizon (named, with the
+        horizon).
+    """
+    return Snapshots(plan, trace, **options).at(t_index, capture_sat)
+
+
+class Snapshots:
+    """Networks of one plan, step by step: each step's links, nodes and routes are built once.
+
+    Parameters
+    ----------
+    plan : ContactPlan or spikesat.federated.Network
+        The contact plan (a federated network brings its plan and link trace).
+    trace : LinkTrace, optional
+        :func:`spikesat.channels.link_trace` of the plan; built with ``ground_budget`` and
+        ``isl_budget`` when not given.
     onboard, ground : str or ComputeProfile
         Compute profiles of the satellites and the stations
         (:func:`spikesat.federated.compute.list_computers`).
@@ -199,66 +214,94 @@ def network(
     ground_budget, isl_budget : str
         Link-budget presets for a trace built here.
     route_bytes : float
-        The payload the route is chosen for [bytes].
-
-    Raises
-    ------
-    ValueError
-        An index outside the plan, budgets that are not positive, or a capturing satellite
-        with no route to any station from ``t_index`` to the plan's horizon (named, with the
-        horizon).
+        The payload routes are chosen for [bytes].
     """
-    if hasattr(plan, "trace") and hasattr(plan, "plan"):
-        plan, trace = plan.plan, plan.trace if trace is None else trace
-    t = plan._check_time_index(t_index)
-    sat = plan._check_index(capture_sat, plan.num_sats, "capture_sat")
-    for name, value in (("memory_bytes", memory_bytes), ("energy_budget_j", energy_budget_j)):
-        if not value > 0:
-            raise ValueError(f"{name} must be > 0, got {value!r}")
-    eclipse_budget = energy_budget_j if eclipse_energy_budget_j is None else eclipse_energy_budget_j
-    if not eclipse_budget > 0:
-        raise ValueError(f"eclipse_energy_budget_j must be > 0, got {eclipse_energy_budget_j!r}")
-    if not route_bytes > 0:
-        raise ValueError(f"route_bytes must be > 0, got {route_bytes!r}")
-    if trace is None:
-        from spikesat.channels import link_trace
 
-        trace = link_trace(plan, ground_budget, isl_budget=isl_budget)
-    onboard, ground = get_computer(onboard), get_computer(ground)
-    offsets_s = np.asarray(plan.times.offsets_s, dtype=np.float64)
-    for step in range(t, len(offsets_s)):
-        links = _links(plan, trace, step)
-        route = _route(f"sat:{sat}", links, route_bytes)
-        if route:
-            break
-    else:
-        horizon_s = float(offsets_s[-1] - offsets_s[t])
-        raise ValueError(
-            f"satellite {sat} ({plan.sat_names[sat]}) has no route to any ground station from step "
-            f"{t} to the end of the plan ({horizon_s / 3600:.2f} h later): extend the plan, add "
-            "stations or ISLs, or capture on another satellite"
+    def __init__(
+        self,
+        plan: Any,
+        trace: Any = None,
+        onboard: str | ComputeProfile = "jetson-tx2nx",
+        ground: str | ComputeProfile = "a100-ground",
+        memory_bytes: float = JETSON_TX2NX_MEMORY_BYTES,
+        energy_budget_j: float = math.inf,
+        eclipse_energy_budget_j: float | None = None,
+        ground_budget: str = "x-band-eo-sentinel2",
+        isl_budget: str = "ka-band-isl",
+        route_bytes: float = DEFAULT_ROUTE_BYTES,
+    ) -> None:
+        if hasattr(plan, "trace") and hasattr(plan, "plan"):
+            plan, trace = plan.plan, plan.trace if trace is None else trace
+        for name, value in (("memory_bytes", memory_bytes), ("energy_budget_j", energy_budget_j)):
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value!r}")
+        eclipse = energy_budget_j if eclipse_energy_budget_j is None else eclipse_energy_budget_j
+        if not eclipse > 0:
+            raise ValueError(
+                f"eclipse_energy_budget_j must be > 0, got {eclipse_energy_budget_j!r}"
+            )
+        if not route_bytes > 0:
+            raise ValueError(f"route_bytes must be > 0, got {route_bytes!r}")
+        if trace is None:
+            from spikesat.channels import link_trace
+
+            trace = link_trace(plan, ground_budget, isl_budget=isl_budget)
+        self.plan, self.trace = plan, trace
+        self.onboard, self.ground = get_computer(onboard), get_computer(ground)
+        self.memory_bytes = float(memory_bytes)
+        self.energy_budget_j, self.eclipse_energy_budget_j = float(energy_budget_j), float(eclipse)
+        self.route_bytes = float(route_bytes)
+        self.offsets_s = np.asarray(plan.times.offsets_s, dtype=np.float64)
+        self._steps: dict[int, tuple[dict, dict, dict]] = {}
+
+    def at(self, t_index: int, capture_sat: int = 0) -> Network:
+        """The :class:`Network` of a request captured by ``capture_sat`` at step ``t_index``."""
+        plan = self.plan
+        t = plan._check_time_index(t_index)
+        sat = plan._check_index(capture_sat, plan.num_sats, "capture_sat")
+        for step in range(t, len(self.offsets_s)):
+            nodes, links, routes = self._step(step)
+            if f"sat:{sat}" in routes:
+                break
+        else:
+            horizon_s = float(self.offsets_s[-1] - self.offsets_s[t])
+            raise ValueError(
+                f"satellite {sat} ({plan.sat_names[sat]}) has no route to any ground station "
+                f"from step {t} to the end of the plan ({horizon_s / 3600:.2f} h later): extend "
+                "the plan, add stations or ISLs, or capture on another satellite"
+            )
+        return Network(
+            time_index=t,
+            time_s=float(self.offsets_s[t]),
+            wait_s=float(self.offsets_s[step] - self.offsets_s[t]),
+            nodes=nodes,
+            links=links,
+            capture=f"sat:{sat}",
+            route=list(routes[f"sat:{sat}"]),
         )
-    sunlit = plan.sunlit()[:, step] if plan.sunlit_fraction is not None else None
-    nodes: dict[str, Node] = {}
-    for i, label in enumerate(plan.sat_names):
-        lit = None if sunlit is None else bool(sunlit[i])
-        nodes[f"sat:{i}"] = Node(
-            f"sat:{i}", SATELLITE, i, onboard, float(memory_bytes),
-            float(eclipse_budget if lit is False else energy_budget_j), lit, str(label),
-        )  # fmt: skip
-    for j, station in enumerate(plan.stations):
-        nodes[f"gs:{j}"] = Node(
-            f"gs:{j}", GROUND, j, ground, math.inf, math.inf, None, station.name
-        )
-    return Network(
-        time_index=t,
-        time_s=float(offsets_s[t]),
-        wait_s=float(offsets_s[step] - offsets_s[t]),
-        nodes=nodes,
-        links=links,
-        capture=f"sat:{sat}",
-        route=route,
-    )
+
+    def _step(self, step: int) -> tuple[dict, dict, dict]:
+        """Nodes, links and every satellite's route at one step (cached)."""
+        if step not in self._steps:
+            links = _links(self.plan, self.trace, step)
+            self._steps[step] = (self._nodes(step), links, _routes(links, self.route_bytes))
+        return self._steps[step]
+
+    def _nodes(self, step: int) -> dict[str, Node]:
+        plan = self.plan
+        sunlit = plan.sunlit()[:, step] if plan.sunlit_fraction is not None else None
+        nodes: dict[str, Node] = {}
+        for i, label in enumerate(plan.sat_names):
+            lit = None if sunlit is None else bool(sunlit[i])
+            budget = self.eclipse_energy_budget_j if lit is False else self.energy_budget_j
+            nodes[f"sat:{i}"] = Node(
+                f"sat:{i}", SATELLITE, i, self.onboard, self.memory_bytes, budget, lit, str(label)
+            )
+        for j, station in enumerate(plan.stations):
+            nodes[f"gs:{j}"] = Node(
+                f"gs:{j}", GROUND, j, self.ground, math.inf, math.inf, None, station.name
+            )
+        return nodes
 
 
 def _links(plan: Any, trace: Any, step: int) -> dict[tuple[str, str], Link]:
@@ -289,19 +332,18 @@ def _rows_at(samples: Any, step: int) -> np.ndarray:
     return lo + np.flatnonzero(samples.rate_bps[lo:hi] > 0)
 
 
-def _route(source: str, links: dict[tuple[str, str], Link], route_bytes: float) -> list[str]:
-    """Cheapest path from ``source`` to any ground node (empty when there is none)."""
+def _routes(links: dict[tuple[str, str], Link], route_bytes: float) -> dict[str, list[str]]:
+    """Every satellite's cheapest path to any ground node (satellites without one are absent)."""
     import networkx as nx
 
     g = nx.DiGraph()
-    for (a, b), link in links.items():
-        g.add_edge(a, b, cost=link.delay_s + link.transfer_s(route_bytes))
-    if source not in g:
-        return []
+    for (a, b), link in links.items():  # reversed, so one search from the ground finds all
+        g.add_edge(b, a, cost=link.delay_s + link.transfer_s(route_bytes))
     stations = [name for name in g if name.startswith("gs:")]
-    g.add_edges_from(((name, "ground*") for name in stations), cost=0.0)
-    try:
-        path = nx.dijkstra_path(g, source, "ground*", weight="cost")
-    except nx.NetworkXNoPath:
-        return []
-    return path[:-1]
+    g.add_edges_from((("ground*", name) for name in stations), cost=0.0)
+    if "ground*" not in g:
+        return {}
+    paths = nx.single_source_dijkstra_path(g, "ground*", weight="cost")
+    return {
+        node: list(reversed(path[1:])) for node, path in paths.items() if node.startswith("sat:")
+    }
