@@ -176,7 +176,8 @@ def simulate(
     plan : ContactPlan or spikesat.federated.Network
         With its link trace (``trace``, or the federated network's).
     requests : sequence of Capture
-        From :func:`captures`, in any order (simulated in capture order).
+        From :func:`captures`, in any order (simulated in capture order); each must reach a
+        station before the plan ends.
     policy : str
         Placement method (:data:`~spikesat.inference.METHODS`).
     objective : str or mapping
@@ -234,7 +235,13 @@ def simulate(
     records = []
     for done, request in enumerate(requests, start=1):
         step = int(np.searchsorted(offsets_s, request.capture_s, side="right") - 1)
-        net = snapshots.at(step, request.sat)
+        try:
+            net = snapshots.at(step, request.sat)
+        except ValueError as error:
+            raise ValueError(
+                f"the request captured at {request.capture_s:.1f} s cannot be answered: {error} "
+                "(captures(..., hours=...) can end the captures earlier)"
+            ) from error
         previous = last.get(request.sat)
         stale = previous is not None and (
             previous[0].network.route != net.route
