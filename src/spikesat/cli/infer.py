@@ -29,6 +29,8 @@ from spikesat.cli._common import (
 )
 from spikesat.cli._data import DataDirOption, InferredDataOption, data_source
 from spikesat.energy import list_hardware
+from spikesat.inference.placement import METHODS, OBJECTIVES
+from spikesat.orbits import list_presets
 
 CLI_TASKS = ("landcover", "cloud")
 PLAIN_CODECS = ("float32", "float16", "int8")
@@ -49,8 +51,13 @@ def run_infer(
     seed: int = 0,
     progress: bool = True,
     save: Path | None = None,
+    placement: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build, fit and serve the multi-task LAM (see the module docstring); JSON-ready results.
+
+    ``placement``, when given, holds the keyword arguments of
+    :func:`~spikesat.cli.infer_placement.run_placement` (methods, objective, constellation, ...):
+    a day of captures is then simulated over the constellation with each method.
 
     Raises
     ------
@@ -106,6 +113,11 @@ def run_infer(
     )
     if save is not None:
         graph.save(save)
+    placed = None
+    if placement is not None:
+        from spikesat.cli.infer_placement import run_placement
+
+        placed = run_placement(graph, seed=seed, progress=progress, **placement)
     return {
         "data": splits.name,
         "backbone": meta.get("checkpoint"),
@@ -126,6 +138,7 @@ def run_infer(
         "hardware": hardware,
         "fit_s": fit_s,
         "saved": None if save is None else str(save),
+        "placement": placed,
     }
 
 
@@ -153,7 +166,30 @@ def command(
     save: Annotated[
         Path | None, typer.Option(help="Write the services (one file each) here.")
     ] = None,
+    placement: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--placement",
+            help=f"Simulate a day of captures with this placement; repeat, or 'all' "
+            f"({', '.join(METHODS)}).",
+        ),
+    ] = None,
+    objective: Annotated[
+        str, typer.Option(help=f"Placement objective ({', '.join(OBJECTIVES)}).")
+    ] = "latency",
+    constellation: Annotated[
+        str, typer.Option(help="Constellation preset of the placement simulation.")
+    ] = "research-5x10",
+    stations: Annotated[str, typer.Option(help="Ground-station network.")] = "default",
+    hours: Annotated[float, typer.Option(help="Hours of captures (h).", **POSITIVE)] = 24.0,
+    rate_per_h: Annotated[
+        float, typer.Option(help="Captures per hour over the constellation.", **POSITIVE)
+    ] = 60.0,
     json: JsonOption = None,
+    png: Annotated[
+        Path | None,
+        typer.Option("--png", help="Write the placement plot (latency CDF, bytes, joules) here."),
+    ] = None,
 ) -> None:
     """Serve a multi-task LAM (tokenizer, backbone segments, heads) on the local runtime."""
     tasks = tuple(dict.fromkeys(task or CLI_TASKS))
@@ -172,15 +208,35 @@ def command(
         check_choice(codec, PLAIN_CODECS, "--codec")
     check_choice(hardware, list_hardware(), "--hardware")
     check_output(json, "--json")
+    check_output(png, "--png")
+    placement_options = None
+    if placement:
+        methods = METHODS if "all" in placement else tuple(dict.fromkeys(placement))
+        for method in methods:
+            check_choice(method, (*METHODS, "all"), "--placement")
+        check_choice(objective, OBJECTIVES, "--objective")
+        check_choice(constellation, [p.name for p in list_presets()], "--constellation")
+        placement_options = {
+            "methods": methods, "objective": objective, "constellation": constellation,
+            "stations": stations, "hours": hours, "rate_per_h": rate_per_h,
+        }  # fmt: skip
+    elif png is not None:
+        raise typer.BadParameter("the plot shows placements: add --placement", param_hint="--png")
     try:
         result = run_infer(
             data_source(data, data_dir), data_dir, tasks, split_at, codec, num_requests,
-            batch_size, hardware, epochs, seed, save=save,
+            batch_size, hardware, epochs, seed, save=save, placement=placement_options,
         )  # fmt: skip
     except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error)) from error
     console.print(_services_table(result))
     console.print(_tasks_table(result))
+    if result["placement"] is not None:
+        from spikesat.cli.infer_placement import placement_table, plot_placement
+
+        console.print(placement_table(result["placement"]))
+        if png is not None:
+            console.print(f"wrote {plot_placement(result['placement'], png)}")
     if save is not None:
         console.print(f"wrote the services to {save}")
     write_json(json, result)
