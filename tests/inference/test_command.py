@@ -29,3 +29,32 @@ def test_infer_serves_landcover_and_cloud_and_writes_json(tmp_path):
     assert payload["energy_per_request_j"] > 0
     assert (tmp_path / "services" / "services.json").is_file()
     assert "head:cloud" in result.output or "head:cl" in result.output
+
+
+def test_infer_simulates_placements_and_plots(tmp_path):
+    out, png = tmp_path / "infer.json", tmp_path / "placement.png"
+    result = CliRunner().invoke(
+        app,
+        ["infer", "--num-requests", "16", "--epochs", "1", "--task", "landcover",
+         "--placement", "milp", "--placement", "bent-pipe", "--hours", "1",
+         "--rate-per-h", "30", "--json", str(out), "--png", str(png)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    placed = json.loads(out.read_text())["placement"]
+    assert list(placed["methods"]) == ["milp", "bent-pipe"] and placed["num_requests"] > 0
+    milp, bent = placed["methods"]["milp"], placed["methods"]["bent-pipe"]
+    assert bent["downlink_bytes_per_request"] == 64 * 64 * 3
+    assert milp["downlink_bytes_per_request"] < bent["downlink_bytes_per_request"]
+    assert sum(milp["latency_s"]) <= sum(bent["latency_s"]) * (1 + 1e-9)
+    assert png.stat().st_size > 10_000
+
+
+def test_infer_placement_bad_input_is_one_line():
+    for args, words in (
+        (["--placement", "ilp"], "ilp"),
+        (["--placement", "milp", "--objective", "cost"], "cost"),
+        (["--png", "x.png"], "--placement"),
+    ):
+        result = CliRunner().invoke(app, ["infer", *args])
+        assert result.exit_code == 2 and words in result.output
+        assert "Traceback" not in result.output

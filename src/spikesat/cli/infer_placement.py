@@ -17,7 +17,7 @@ from rich.table import Table
 
 from spikesat.cli._common import console
 
-ANSWER_MARGIN_H = 3.0
+ANSWER_MARGIN_H = 12.0
 """Hours the plan runs past the last capture, so every answer can reach a station."""
 
 

@@ -11,7 +11,8 @@
 - :func:`network` is the constellation at one step (nodes, links in view, a request's route), and
   :func:`place` puts the services on the route's nodes (exact MILP, greedy, baselines);
 - :func:`simulate` runs captured requests (:func:`captures`) from capture to answer over a
-  day, re-placing services as routes change and pricing the weights it moves.
+  day, re-placing services as routes change and pricing the weights it moves; :func:`serve`
+  answers requests with the services on their placed nodes.
 """
 
 from spikesat.inference.clouds import add_clouds, cloud_fields
@@ -28,6 +29,7 @@ from spikesat.inference.model import MultiTaskLAM, multitask_lam
 from spikesat.inference.network import Link, Network, Node, network
 from spikesat.inference.placement import METHODS, OBJECTIVES, Placement, place
 from spikesat.inference.runtime import RuntimeResult, run_requests
+from spikesat.inference.serve import ServeHandle, load_test, serve
 from spikesat.inference.simulate import Capture, RequestRecord, captures, simulate, summarise
 from spikesat.inference.tasks import Task, get_task, list_tasks, mean_ndvi
 
@@ -46,6 +48,7 @@ __all__ = [
     "Placement",
     "RequestRecord",
     "RuntimeResult",
+    "ServeHandle",
     "Service",
     "ServiceGraph",
     "Task",
@@ -56,11 +59,13 @@ __all__ = [
     "list_tasks",
     "load_graph",
     "load_service",
+    "load_test",
     "mean_ndvi",
     "multitask_lam",
     "network",
     "place",
     "run_requests",
+    "serve",
     "service_graph",
     "simulate",
     "summarise",

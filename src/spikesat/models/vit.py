@@ -119,3 +119,9 @@ def vit_tiny_p8(in_chans: int = 3, num_classes: int = 10, **kw) -> LAM:
 def vit_small_p8(in_chans: int = 3, num_classes: int = 10, **kw) -> LAM:
     """ViT-Small/8 (DeiT-S widths): width 384, depth 12, 6 heads."""
     return _vit("vit-small-p8", 384, 12, 6, in_chans, num_classes, **kw)
+
+
+@register_model("vit-base-p8")
+def vit_base_p8(in_chans: int = 3, num_classes: int = 10, **kw) -> LAM:
+    """ViT-Base/8 (ViT-B widths): width 768, depth 12, 12 heads (85 M parameters)."""
+    return _vit("vit-base-p8", 768, 12, 12, in_chans, num_classes, **kw)
