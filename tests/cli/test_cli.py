@@ -36,6 +36,7 @@ def test_demo_runs_every_stage_and_caches_its_model() -> None:
     ]
     summary = first["summary"]
     assert "landcover" in first["stages"][-1]["result"], first["stages"][-1]
+    assert "MILP placement downlinks" in first["stages"][-1]["result"], first["stages"][-1]
     json.dumps(summary)  # JSON-ready
     # The split is exact, so split inference scores exactly what the whole model scores.
     assert summary["accuracy"] == summary["accuracy_whole_model"]
