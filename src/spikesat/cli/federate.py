@@ -13,10 +13,11 @@ from typing import Annotated, Any
 import torch
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 from torch import nn
 
+from spikesat._progress import progress_bar
 from spikesat.cli._common import POSITIVE, check_choice, check_output, check_positive, write_json
 from spikesat.cli._data import DataDirOption, InferredDataOption, data_source
 from spikesat.data import partition
@@ -180,13 +181,7 @@ def command(
         raise typer.BadParameter(str(error)) from error
     console = Console()
     results: dict[str, FederationResult] = {}
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as bar:
+    with progress_bar(console=console) as bar:
         for name in names:
             task = bar.add_task(f"{name}", total=rounds)
             kwargs = {"quorum": quorum} if name in ("fedavg-ground", "fedisl") else {}

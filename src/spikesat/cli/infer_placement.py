@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from spikesat._progress import progress_bar
 from spikesat.cli._common import console
 
 ANSWER_MARGIN_H = 12.0
@@ -57,13 +57,7 @@ def run_placement(
         )
     build_s = time.perf_counter() - began
     results: dict[str, Any] = {}
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True, disable=not progress) as bar:
+    with progress_bar(progress, console) as bar:
         for method in methods:
             task = bar.add_task(f"simulate {method}", total=len(requests))
             t0 = time.perf_counter()

@@ -247,17 +247,15 @@ def simulate(
             previous[0].network.route != net.route
             or (replace_every_s is not None and request.capture_s - previous[1] >= replace_every_s)
         )
-        if previous is None or stale:
+        placement = None if previous is None or stale else previous[0]
+        if placement is not None:  # the kept placement, priced on this step's network
+            cost = evaluate(placement_problem(graph, net, modalities), placement.positions)
+            if cost["violations"]:  # it no longer fits this step's budgets
+                placement = None
+        if placement is None:
             placement = place(graph, net, policy, objective, modalities)
             last[request.sat] = (placement, request.capture_s)
-        else:
-            placement = previous[0]
-        problem = placement_problem(graph, net, modalities)
-        cost = evaluate(problem, placement.positions)
-        if cost["violations"]:  # the kept placement no longer fits this step's budgets
-            placement = place(graph, net, policy, objective, modalities)
-            last[request.sat] = (placement, request.capture_s)
-            cost = evaluate(problem, placement.positions)
+            cost = placement.cost
         if previous is None:  # deployed before the day: the first placement's services
             for service, node in placement.assignment.items():
                 resident.setdefault(node, set()).add(service)
