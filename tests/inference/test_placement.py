@@ -136,24 +136,3 @@ def test_bad_input(placement_graph, route):
         place(placement_graph, net, objective={"latency": math.nan})
     with pytest.raises(ValueError, match="modalities"):
         place(placement_graph, net, modalities=("sar",))
-
-
-def test_served_placement_answers_like_the_graph(placement_graph, route):
-    import torch
-
-    from spikesat.inference import load_test, serve
-
-    net = route(num_sats=2, seed=12)
-    placement = place(placement_graph, net, "milp")
-    request = {"rgb": torch.randn(3, 3, 64, 64), "ms": torch.randn(3, 13, 64, 64)}
-    with serve(placement_graph, placement) as handle:
-        assert handle.nodes == placement.assignment
-        answers, expected = handle.run(request), placement_graph.run(request)
-        assert all(torch.equal(answers[t], expected[t]) for t in expected)
-        report = load_test(handle, request, num_requests=5, max_seconds=60.0)
-    assert report["num_requests"] == 5 and report["p50_s"] <= report["p99_s"]
-    with pytest.raises(ValueError, match="unknown serving backend 'grpc'.*local"):
-        serve(placement_graph, placement, backend="grpc")
-    rgb_only = place(placement_graph, net, "milp", modalities=("rgb",))
-    with pytest.raises(ValueError, match=r"no node for services \['tokenizer:ms'\]"):
-        serve(placement_graph, rgb_only)

@@ -1,18 +1,22 @@
 """``serve``: a placed service graph behind a handle that answers like :meth:`ServiceGraph.run`.
 
-Backends (:data:`BACKENDS`): ``"local"``, the graph in this process, each service tagged with
-its placed node. A Ray Serve backend (one deployment per service, pinned to its node) is the
-next step: on the 2-core machines here its replicas did not get scheduled within minutes, so it
-is not offered until it runs and is tested.
+Backends (:data:`BACKENDS`):
 
-:func:`load_test` sends a bounded number of requests (count and time limited) and reports
-requests per second and latency percentiles.
+- ``"local"``: the graph in this process, each service tagged with its placed node (the
+  reference);
+- ``"ray"`` (the ``[ray]`` extra): every service a Ray Serve deployment pinned to its placed node
+  through a Ray custom resource, composed with ``DeploymentHandle`` s
+  (:mod:`spikesat.inference.ray_serve`). The handle starts and stops its own local Ray instance.
+
+:func:`load_test` sends a bounded number of requests (count and time limited, at most
+``concurrency`` in flight) and reports requests per second and latency percentiles.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from torch import Tensor
@@ -20,7 +24,7 @@ from torch import Tensor
 from spikesat.inference.graph import ServiceGraph
 from spikesat.inference.placement import Placement
 
-BACKENDS = ("local",)
+BACKENDS = ("local", "ray")
 
 
 class ServeHandle:
@@ -47,6 +51,10 @@ class ServeHandle:
         """A request ``{modality: [B, bands, H, W]}`` -> ``{task: answer}``."""
         return self.graph.run(inputs)
 
+    def submit(self, inputs: Mapping[str, Tensor]) -> _Answered:
+        """Answer a request now: a response whose ``.result()`` returns the answers."""
+        return _Answered(self.run(inputs))
+
     def close(self) -> None:
         """Stop the backend (nothing to stop for the local one)."""
 
@@ -57,9 +65,23 @@ class ServeHandle:
         self.close()
 
 
+class _Answered:
+    """A response that already holds its answers (the local backend's :meth:`submit`)."""
+
+    def __init__(self, answers: dict[str, Tensor]) -> None:
+        self._answers = answers
+
+    def result(self) -> dict[str, Tensor]:
+        return self._answers
+
+
 def serve(
-    graph: ServiceGraph, placement: Placement | None = None, backend: str = "local"
-) -> ServeHandle:
+    graph: ServiceGraph,
+    placement: Placement | None = None,
+    backend: str = "local",
+    num_cpus: int = 2,
+    cpus_per_service: float = 0.1,
+) -> Any:
     """Serve ``graph`` with each service on its placed node (see the module docstring).
 
     Parameters
@@ -69,28 +91,49 @@ def serve(
         Where each service runs (default: every service on one ``"local"`` node).
     backend : str
         One of :data:`BACKENDS`.
+    num_cpus : int
+        CPUs of the local Ray instance the ``"ray"`` handle starts.
+    cpus_per_service : float
+        Fraction of a CPU each Ray Serve deployment reserves, in (0, 1].
+
+    Returns
+    -------
+    ServeHandle or RayServeHandle
+        ``.run(inputs)`` answers like ``graph.run``, ``.submit(inputs).result()`` likewise,
+        ``.nodes`` maps each service to its node, ``.close()`` stops the backend.
 
     Raises
     ------
     ValueError
-        An unknown backend (the choices are listed), or a placement that lacks some of the
-        graph's services.
+        An unknown backend (the choices are listed), a placement that lacks some of the
+        graph's services, or ``cpus_per_service`` outside (0, 1].
+    ImportError
+        ``backend="ray"`` without Ray Serve (``pip install "spikesat[ray]"``).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown serving backend {backend!r}; available: {', '.join(BACKENDS)}")
-    return ServeHandle(graph, placement, _nodes_of(graph, placement))
+    nodes = _nodes_of(graph, placement)
+    if backend == "local":
+        return ServeHandle(graph, placement, nodes)
+    if not 0 < cpus_per_service <= 1:
+        raise ValueError(f"cpus_per_service must be in (0, 1], got {cpus_per_service!r}")
+    from spikesat.inference.ray_serve import RayServeHandle
+
+    return RayServeHandle(graph, placement, nodes, num_cpus, cpus_per_service)
 
 
 def load_test(
-    handle: ServeHandle,
+    handle: Any,
     inputs: Mapping[str, Tensor],
     num_requests: int = 64,
     max_seconds: float = 30.0,
+    concurrency: int = 1,
 ) -> dict[str, float]:
     """Send up to ``num_requests`` single-scene requests for at most ``max_seconds``.
 
-    Request ``k`` carries scene ``k % N`` of ``inputs`` (``{modality: [N, ...]}``), one after
-    another.
+    Request ``k`` carries scene ``k % N`` of ``inputs`` (``{modality: [N, ...]}``); at most
+    ``concurrency`` requests are in flight at once (the local handle answers each as it is
+    sent, so it has one in flight whatever ``concurrency`` says).
 
     Returns
     -------
@@ -102,6 +145,8 @@ def load_test(
         raise ValueError(f"num_requests must be a positive integer, got {num_requests!r}")
     if not max_seconds > 0:
         raise ValueError(f"max_seconds must be > 0, got {max_seconds!r}")
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
     n = next(iter(inputs.values())).shape[0]
 
     def scene(k: int) -> dict[str, Tensor]:
@@ -110,11 +155,18 @@ def load_test(
     latencies: list[float] = []
     began = time.perf_counter()
     sent = 0
-    while sent < num_requests and time.perf_counter() - began < max_seconds:
-        start = time.perf_counter()
-        handle.run(scene(sent))
+    flight: list[tuple[float, Any]] = []
+
+    def open_for_more() -> bool:
+        return sent < num_requests and time.perf_counter() - began < max_seconds
+
+    while open_for_more() or flight:
+        while len(flight) < concurrency and open_for_more():
+            flight.append((time.perf_counter(), handle.submit(scene(sent))))
+            sent += 1
+        start, response = flight.pop(0)
+        response.result()
         latencies.append(time.perf_counter() - start)
-        sent += 1
     wall_s = time.perf_counter() - began
     lat = np.array(latencies)
     return {
