@@ -208,7 +208,8 @@ def evaluate(problem: Problem, positions: Mapping[str, int]) -> dict[str, Any]:
         ``latency_s``, ``energy_j``, ``downlink_bytes``, ``isl_bytes``, ``wait_s``,
         ``compute_s``, ``transfer_s``, ``propagation_s``, ``compute_j``, ``transmit_j``,
         ``onboard_energy_j`` (satellites only), per-node ``node_energy_j``,
-        ``node_memory_bytes`` and ``node_compute_s``, and ``violations`` (budgets exceeded,
+        ``node_memory_bytes`` and ``node_compute_s``, per route link ``link_bytes``, and
+        ``violations`` (budgets exceeded,
         with the node and the budget named).
     """
     net = problem.network
@@ -264,6 +265,7 @@ def evaluate(problem: Problem, positions: Mapping[str, int]) -> dict[str, Any]:
         "energy_j": compute_j + sum(transmit),
         "downlink_bytes": link_bytes[-1] if links else 0.0,
         "isl_bytes": sum(link_bytes[:-1]),
+        "link_bytes": link_bytes,
         "wait_s": net.wait_s,
         "compute_s": compute_s,
         "transfer_s": transfer_s,

@@ -18,13 +18,27 @@ first, from the nearest node upstream on the route that holds them, or up from t
 the sender's radio energy to its joules, and the bytes to ``move_bytes``. Ground nodes hold
 every service.
 
-Links are taken as error-free (retransmissions are not priced yet); with ``inputs``, each
-record carries the graph's answers to its scene (:meth:`ServiceGraph.run`), so task accuracy
-after a codec at a cut is the graph's own.
+**Shared links** (``contention=True``, the default). Requests share the transmitters they cross:
+each ISL terminal and each satellite's downlink is a first-come first-served queue whose rate
+is the link trace's goodput at each step (:class:`~spikesat.inference.queues.LinkQueues`:
+ARQ retransmissions priced in time and radio energy, zero rate out of view). A request's data
+go hop by hop along its route (store and forward): each node computes its services, then the
+bytes for the next hop wait for the bytes queued ahead of them and for the link's window.
+With ``arq_retries`` resends a packet can still be lost: a request whose answer loses a
+packet is not delivered (``delivered=False``, ``answer_s = latency_s = inf``, no outputs), drawn
+with ``seed``. With ``contention=False`` each request is priced alone on an idle, lossless
+network at its step's rates, as :func:`~spikesat.inference.placement.evaluate` does.
+
+**Scenes of many tiles.** A capture of ``tiles`` tiles runs the placed services on each tile
+(the placement and the budgets are per tile): compute, bytes and joules scale with ``tiles``.
+With ``inputs``, each record carries the graph's answers to the capture's scene
+(:meth:`ServiceGraph.run` on one tile), so task accuracy after a codec at a cut is the graph's
+own, and a request that is not delivered has no answer.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +50,7 @@ from torch import Tensor
 from spikesat.inference.graph import ServiceGraph
 from spikesat.inference.network import SATELLITE, Network, Snapshots
 from spikesat.inference.placement import Placement, evaluate, place, placement_problem
+from spikesat.inference.queues import DEFAULT_PACKET_BYTES, LinkQueues
 
 
 @dataclass(frozen=True)
@@ -50,11 +65,14 @@ class Capture:
         The capturing satellite.
     scene : int
         Index of the scene in the simulation's ``inputs`` (cycled).
+    tiles : int
+        Tiles of the scene, each one request to the services.
     """
 
     capture_s: float
     sat: int
     scene: int
+    tiles: int = 1
 
 
 def captures(
@@ -63,6 +81,7 @@ def captures(
     seed: int = 0,
     num_scenes: int = 1,
     hours: float | None = None,
+    tiles: int = 1,
 ) -> list[Capture]:
     """Poisson captures over the plan's span, each on a satellite drawn uniformly.
 
@@ -77,12 +96,16 @@ def captures(
         Scenes to draw from (uniformly).
     hours : float, optional
         Span of the captures [h] from the plan start (default: the whole plan).
+    tiles : int
+        Tiles per captured scene.
     """
     plan = getattr(plan, "plan", plan)
     if not rate_per_h > 0:
         raise ValueError(f"rate_per_h must be > 0, got {rate_per_h!r}")
     if not isinstance(num_scenes, int) or num_scenes < 1:
         raise ValueError(f"num_scenes must be a positive integer, got {num_scenes!r}")
+    if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
+        raise ValueError(f"tiles must be a positive integer, got {tiles!r}")
     span_s = float(plan.times.offsets_s[-1])
     if hours is not None:
         if not 0 < hours * 3600.0 <= span_s:
@@ -99,7 +122,10 @@ def captures(
         times.append(t)
     sats = rng.integers(plan.num_sats, size=len(times))
     scenes = rng.integers(num_scenes, size=len(times))
-    return [Capture(float(c), int(s), int(k)) for c, s, k in zip(times, sats, scenes, strict=True)]
+    return [
+        Capture(float(c), int(s), int(k), tiles)
+        for c, s, k in zip(times, sats, scenes, strict=True)
+    ]
 
 
 @dataclass
@@ -109,7 +135,8 @@ class RequestRecord:
     Attributes
     ----------
     capture_s, answer_s, latency_s : float
-        Capture time, time the last answer reaches the ground, and their difference [s].
+        Capture time, time the last answer reaches the ground, and their difference [s]
+        (``inf`` when the request is not delivered within the plan).
     energy_j, onboard_energy_j : float
         Joules of the request (compute + transmit + moving weights), and the satellites' part.
     downlink_bytes, isl_bytes, move_bytes : float
@@ -120,8 +147,11 @@ class RequestRecord:
         Service -> node.
     replaced : bool
         Whether this request triggered a new placement.
+    delivered : bool
+        Whether every answer reached the ground (within the plan and the ARQ's resends).
+    tiles : int
     cost : dict
-        The full breakdown of :func:`~spikesat.inference.placement.evaluate`.
+        The breakdown of :func:`~spikesat.inference.placement.evaluate` for one tile.
     outputs : dict of str to Tensor
         The answers to the scene (when the simulation has inputs).
     """
@@ -138,6 +168,8 @@ class RequestRecord:
     route: list[str]
     assignment: dict[str, str]
     replaced: bool
+    delivered: bool
+    tiles: int
     cost: dict[str, Any] = field(repr=False)
     outputs: dict[str, Tensor] = field(default_factory=dict, repr=False)
 
@@ -152,6 +184,8 @@ class RequestRecord:
             "sat": self.sat,
             "route": list(self.route),
             "replaced": self.replaced,
+            "delivered": self.delivered,
+            "tiles": self.tiles,
         }
 
 
@@ -166,6 +200,10 @@ def simulate(
     replace_every_s: float | None = None,
     trace: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    contention: bool = True,
+    packet_bytes: int = DEFAULT_PACKET_BYTES,
+    arq_retries: int = 3,
+    seed: int = 0,
     **network_options: Any,
 ) -> list[RequestRecord]:
     """Run captured requests through placed services (see the module docstring).
@@ -192,6 +230,13 @@ def simulate(
     trace : LinkTrace, optional
     progress : callable, optional
         ``progress(done, total)`` after each request.
+    contention : bool
+        Whether requests share links (queues, goodput, packet losses) or each runs alone on
+        an idle, lossless network.
+    packet_bytes, arq_retries : int
+        ARQ packet size [bytes] and resends per lost packet (with ``contention``).
+    seed : int
+        Seed of the packet-loss draws.
     **network_options
         Node and link options of :class:`~spikesat.inference.network.Snapshots` (compute
         profiles, memory, budgets).
@@ -230,6 +275,8 @@ def simulate(
         sizes = {int(x.shape[0]) for x in inputs.values()}
         if len(sizes) != 1:
             raise ValueError(f"the modalities of inputs hold different scene counts {sizes}")
+    queues = LinkQueues(plan, snapshots.trace, packet_bytes, arq_retries) if contention else None
+    rng = np.random.default_rng(seed)
     last: dict[int, tuple[Placement, float]] = {}
     resident: dict[str, set[str]] = {}
     records = []
@@ -260,9 +307,16 @@ def simulate(
             for service, node in placement.assignment.items():
                 resident.setdefault(node, set()).add(service)
         move_s, move_j, move_onboard_j, move_bytes = _move_weights(graph, net, placement, resident)
-        latency_s = cost["latency_s"] + move_s
+        if queues is None:
+            timing = _alone(cost, request.tiles)
+        else:
+            timing = _through_queues(cost, net, request, queues)
+        delivered = timing["delivered_probability"] >= 1.0 or (
+            rng.random() < timing["delivered_probability"]
+        )
+        latency_s = timing["latency_s"] + move_s if delivered else math.inf
         outputs = {}
-        if inputs is not None:
+        if inputs is not None and delivered:
             n = next(iter(inputs.values())).shape[0]
             scene = {m: x[request.scene % n : request.scene % n + 1] for m, x in inputs.items()}
             with torch.no_grad():
@@ -272,15 +326,17 @@ def simulate(
                 capture_s=request.capture_s,
                 answer_s=request.capture_s + latency_s,
                 latency_s=latency_s,
-                energy_j=cost["energy_j"] + move_j,
-                onboard_energy_j=cost["onboard_energy_j"] + move_onboard_j,
-                downlink_bytes=cost["downlink_bytes"],
-                isl_bytes=cost["isl_bytes"],
+                energy_j=timing["energy_j"] + move_j,
+                onboard_energy_j=timing["onboard_energy_j"] + move_onboard_j,
+                downlink_bytes=cost["downlink_bytes"] * request.tiles,
+                isl_bytes=cost["isl_bytes"] * request.tiles,
                 move_bytes=move_bytes,
                 sat=request.sat,
                 route=list(net.route),
                 assignment=dict(placement.assignment),
                 replaced=previous is None or placement is not previous[0],
+                delivered=delivered,
+                tiles=request.tiles,
                 cost=cost,
                 outputs=outputs,
             )
@@ -288,6 +344,41 @@ def simulate(
         if progress is not None:
             progress(done, len(requests))
     return records
+
+
+def _alone(cost: Mapping[str, Any], tiles: int) -> dict[str, float]:
+    """A request of ``tiles`` tiles alone on an idle, lossless network (``evaluate``'s model)."""
+    per_tile_s = cost["compute_s"] + cost["transfer_s"]
+    return {
+        "latency_s": cost["latency_s"] + (tiles - 1) * per_tile_s,
+        "energy_j": tiles * cost["energy_j"],
+        "onboard_energy_j": tiles * cost["onboard_energy_j"],
+        "delivered_probability": 1.0,
+    }
+
+
+def _through_queues(
+    cost: Mapping[str, Any], net: Network, request: Capture, queues: LinkQueues
+) -> dict[str, float]:
+    """A request hop by hop through the shared links (see the module docstring)."""
+    tiles, links = request.tiles, net.route_links
+    t = request.capture_s + cost["wait_s"]
+    transmit_j, delivered = 0.0, 1.0
+    for p, name in enumerate(net.route):
+        t += tiles * cost["node_compute_s"][name]
+        if p < len(links):
+            link = links[p]
+            transfer = queues.send(link.src, link.dst, t, tiles * cost["link_bytes"][p])
+            t = transfer.end_s + link.delay_s
+            transmit_j += link.tx_power_w * transfer.airtime_s
+            delivered *= transfer.delivered_probability
+    satellites_compute_j = cost["onboard_energy_j"] - cost["transmit_j"]
+    return {
+        "latency_s": t - request.capture_s,
+        "energy_j": tiles * cost["compute_j"] + transmit_j,
+        "onboard_energy_j": tiles * satellites_compute_j + transmit_j,
+        "delivered_probability": delivered if math.isfinite(t) else 0.0,
+    }
 
 
 def _move_weights(
@@ -320,7 +411,8 @@ def _move_weights(
 
 
 def summarise(records: Sequence[RequestRecord]) -> dict[str, float]:
-    """Median and p95 latency, mean bytes and joules per request, re-placements.
+    """Delivered fraction, median and p95 latency (empirical quantiles; a request not delivered
+    counts as ``inf``), mean bytes and joules per request, re-placements.
 
     Returns
     -------
@@ -328,11 +420,12 @@ def summarise(records: Sequence[RequestRecord]) -> dict[str, float]:
     """
     if not records:
         raise ValueError("no records to summarise")
-    latency = np.array([r.latency_s for r in records])
+    latency = np.array([r.latency_s for r in records])  # inf: not delivered
     return {
         "num_requests": len(records),
-        "latency_median_s": float(np.median(latency)),
-        "latency_p95_s": float(np.percentile(latency, 95)),
+        "delivered_fraction": float(np.mean([r.delivered for r in records])),
+        "latency_median_s": float(np.quantile(latency, 0.5, method="inverted_cdf")),
+        "latency_p95_s": float(np.quantile(latency, 0.95, method="inverted_cdf")),
         "downlink_bytes_per_request": float(np.mean([r.downlink_bytes for r in records])),
         "isl_bytes_per_request": float(np.mean([r.isl_bytes for r in records])),
         "energy_j_per_request": float(np.mean([r.energy_j for r in records])),
