@@ -37,13 +37,15 @@ def test_infer_simulates_placements_and_plots(tmp_path):
         app,
         ["infer", "--num-requests", "16", "--epochs", "1", "--task", "landcover",
          "--placement", "milp", "--placement", "bent-pipe", "--hours", "1",
-         "--rate-per-h", "30", "--json", str(out), "--png", str(png)],
+         "--rate-per-h", "30", "--tiles", "100", "--json", str(out), "--png", str(png)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     placed = json.loads(out.read_text())["placement"]
     assert list(placed["methods"]) == ["milp", "bent-pipe"] and placed["num_requests"] > 0
+    assert placed["tiles"] == 100
     milp, bent = placed["methods"]["milp"], placed["methods"]["bent-pipe"]
-    assert bent["downlink_bytes_per_request"] == 64 * 64 * 3
+    assert milp["delivered_fraction"] == bent["delivered_fraction"] == 1.0
+    assert bent["downlink_bytes_per_request"] == 100 * 64 * 64 * 3
     assert milp["downlink_bytes_per_request"] < bent["downlink_bytes_per_request"]
     assert sum(milp["latency_s"]) <= sum(bent["latency_s"]) * (1 + 1e-9)
     assert png.stat().st_size > 10_000

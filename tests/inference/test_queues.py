@@ -46,6 +46,13 @@ def test_transfers_wait_for_the_bytes_ahead_and_for_the_next_window():
     # More than the plan holds: never delivered.
     late = q.send("sat:0", "gs:0", 0.0, 1e6)
     assert math.isinf(late.end_s) and late.delivered_probability == 0.0
+    assert late.airtime_s == pytest.approx(2.0 + 7.0)  # what was left: 0-2 s and 23-30 s
+
+
+def test_downlink_capacity_sums_the_goodput():
+    q = _queues([1000.0, 0.0, 2000.0])
+    assert q.downlink_capacity_bytes(0.0, 30.0) == pytest.approx(30_000.0)
+    assert q.downlink_capacity_bytes(5.0, 25.0) == pytest.approx(5000.0 + 10_000.0)
 
 
 def test_a_transfer_booked_in_the_future_does_not_block_earlier_ones():

@@ -185,6 +185,9 @@ def command(
     rate_per_h: Annotated[
         float, typer.Option(help="Captures per hour over the constellation.", **POSITIVE)
     ] = 60.0,
+    tiles: Annotated[
+        int, typer.Option(help="64-px tiles per captured scene (each one request).", **POSITIVE)
+    ] = 1,
     json: JsonOption = None,
     png: Annotated[
         Path | None,
@@ -218,7 +221,7 @@ def command(
         check_choice(constellation, [p.name for p in list_presets()], "--constellation")
         placement_options = {
             "methods": methods, "objective": objective, "constellation": constellation,
-            "stations": stations, "hours": hours, "rate_per_h": rate_per_h,
+            "stations": stations, "hours": hours, "rate_per_h": rate_per_h, "tiles": tiles,
         }  # fmt: skip
     elif png is not None:
         raise typer.BadParameter("the plot shows placements: add --placement", param_hint="--png")

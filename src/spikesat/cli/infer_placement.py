@@ -31,6 +31,7 @@ def run_placement(
     rate_per_h: float = 60.0,
     step_s: float = 60.0,
     modalities: tuple[str, ...] = ("rgb",),
+    tiles: int = 1,
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -50,7 +51,7 @@ def run_placement(
     net = build_network(
         constellation, stations, horizon_h=hours + ANSWER_MARGIN_H, step_s=step_s, seed=seed
     )
-    requests = captures(net, rate_per_h, seed=seed, hours=hours)
+    requests = captures(net, rate_per_h, seed=seed, hours=hours, tiles=tiles)
     if not requests:
         raise ValueError(
             f"no captures in {hours} h at {rate_per_h} per hour: raise --rate-per-h or --hours"
@@ -77,6 +78,7 @@ def run_placement(
         "num_stations": net.num_stations,
         "hours": hours,
         "rate_per_h": rate_per_h,
+        "tiles": tiles,
         "objective": objective,
         "modalities": list(modalities),
         "num_requests": len(requests),
@@ -89,17 +91,18 @@ def placement_table(result: dict[str, Any]) -> Table:
     """Per method: latency median and p95, bytes and joules per request."""
     table = Table(
         title=f"placement over {result['constellation']} ({result['num_satellites']} satellites, "
-        f"{result['num_stations']} stations), {result['num_requests']} captures in "
-        f"{result['hours']:g} h, objective {result['objective']}"
+        f"{result['num_stations']} stations), {result['num_requests']} captures of "
+        f"{result['tiles']} tiles in {result['hours']:g} h, objective {result['objective']}"
     )
     for column in (
-        "method", "median latency s", "p95 latency s", "downlink B/req", "ISL B/req",
+        "method", "delivered", "median latency s", "p95 latency s", "downlink B/req", "ISL B/req",
         "J/req", "on-board J/req", "re-placements", "weights moved kB",
     ):  # fmt: skip
         table.add_column(column, justify="left" if column == "method" else "right")
     for method, s in result["methods"].items():
         table.add_row(
             method,
+            f"{100 * s['delivered_fraction']:.1f}%",
             f"{s['latency_median_s']:.4g}",
             f"{s['latency_p95_s']:.4g}",
             f"{s['downlink_bytes_per_request']:.0f}",
@@ -123,11 +126,12 @@ def plot_placement(result: dict[str, Any], path: Path) -> Path:
     methods = result["methods"]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     for method, s in methods.items():
-        latency = np.sort(np.asarray(s["latency_s"]))
-        axes[0].step(latency, np.arange(1, latency.size + 1) / latency.size, label=method)
+        latency = np.asarray(s["latency_s"])
+        done = np.sort(latency[np.isfinite(latency)])  # below 1 at the end: not delivered
+        axes[0].step(done, np.arange(1, done.size + 1) / latency.size, label=method)
     axes[0].set_xscale("log")
     axes[0].set_xlabel("capture-to-answer latency (s)")
-    axes[0].set_ylabel("fraction of requests")
+    axes[0].set_ylabel("fraction of requests answered")
     axes[0].legend()
     names = list(methods)
     axes[1].bar(names, [methods[m]["downlink_bytes_per_request"] for m in names])

@@ -47,7 +47,7 @@ class Transfer:
         When its first byte goes out and its last byte is delivered (before propagation) [s];
         ``inf`` when the plan ends first.
     airtime_s : float
-        Seconds the transmitter is on for it, retransmissions included.
+        Seconds the transmitter is on for it within the plan, retransmissions included.
     delivered_probability : float
         Probability that every packet arrives within the ARQ's resends.
     """
@@ -118,14 +118,15 @@ class _Queue:
         if num_bytes <= 0:
             return Transfer(ready_s, ready_s, 0.0, 1.0)
         pieces = self._book(self._level_at(ready_s), num_bytes)
-        if pieces[-1][1] > self.level[-1]:
-            return Transfer(self._time_at(pieces[0][0], True)[0], math.inf, math.inf, 0.0)
+        horizon = float(self.level[-1])
         airtime_s, start_s = 0.0, math.inf
-        for a, b in pieces:
-            t_a, on_a = self._time_at(a, True)
-            on_b = self._time_at(b, False)[1]
-            airtime_s += on_b - on_a
-            start_s = min(start_s, t_a)
+        for a, b in pieces:  # the radio's on-time within the plan
+            if a < horizon:
+                t_a, on_a = self._time_at(a, True)
+                airtime_s += self._time_at(min(b, horizon), False)[1] - on_a
+                start_s = min(start_s, t_a)
+        if pieces[-1][1] > horizon:  # the plan ends first: not delivered
+            return Transfer(max(start_s, ready_s), math.inf, airtime_s, 0.0)
         end_s = self._time_at(pieces[-1][1], False)[0]
         start_s = max(start_s, ready_s)
         per = float(self.per[self._step(start_s)])
@@ -197,6 +198,15 @@ class LinkQueues:
             goodput[t] = isl.rate_bps[rows] * (1.0 - self._isl_per[rows])
             per[t] = self._isl_per[rows]
         return goodput, per
+
+    def downlink_capacity_bytes(self, start_s: float, end_s: float) -> float:
+        """Bytes every satellite's downlink could deliver from ``start_s`` to ``end_s`` [s]
+        (goodput to the best station in view, summed over the satellites)."""
+        total = 0.0
+        for sat in range(self.num_sats):
+            queue = self._queue(("down", sat))
+            total += queue._level_at(end_s) - queue._level_at(start_s)
+        return total
 
     def send(self, src: str, dst: str, ready_s: float, num_bytes: float) -> Transfer:
         """Queue ``num_bytes`` from node ``src`` to node ``dst`` (``"sat:<i>"``, ``"gs:<j>"``)
