@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS_DIR, headline, write_results
 from spikesat.codecs import CODECS, Bitstream, create, list_codecs
 from spikesat.codecs.bitstream import CRC_BYTES, MAGIC, VERSION
+from spikesat.codecs.registry import codec_kind
 
 OUTCOMES = ("clear_error", "correct_decode", "flagged", "silently_wrong", "crash", "hang")
 SMALL_OPTIONS = {
@@ -321,7 +322,9 @@ def main() -> None:
     args = parser.parse_args()
     _init_worker(args.threads)
     started = time.time()
-    byte_codecs = [n for n in list_codecs() if CODECS.get(n).produces_bytes]
+    byte_codecs = [
+        n for n in list_codecs() if CODECS.get(n).produces_bytes and codec_kind(n) != "spikes"
+    ]
     names = args.codecs or byte_codecs
     unknown = sorted(set(names) - set(byte_codecs))
     if unknown:

@@ -15,8 +15,13 @@ import torch
 
 from spikesat.codecs import CODECS, Bitstream, create, list_codecs
 from spikesat.codecs.bitstream import encode_varint
+from spikesat.codecs.registry import codec_kind
 
-BYTE_CODECS = [name for name in list_codecs() if CODECS.get(name).produces_bytes]
+BYTE_CODECS = [
+    name
+    for name in list_codecs()
+    if CODECS.get(name).produces_bytes and codec_kind(name) != "spikes"
+]  # spike trains: test_spikes.py
 ALT_OPTIONS = {
     "int8": {"compressor": "lzma"},
     "jpeg": {"quality": 40},

@@ -130,6 +130,11 @@ def command(
         raise typer.BadParameter(
             "deepjscc is analog (no bytes); see benchmarks/codecs.py", param_hint="'--codecs'"
         )
+    if "spikes" in names:
+        raise typer.BadParameter(
+            "spikes codes the spike trains of an on-board spiking network, not LAM features",
+            param_hint="'--codecs'",
+        )
     quality_list = _parse_list(qualities, int, "qualities")
     bad = [q for q in quality_list if not 0 <= q <= 100]
     if bad:

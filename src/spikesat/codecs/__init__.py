@@ -7,7 +7,8 @@
 
 Families: "float32", "float16", "int8" (baselines on features), "jpeg", "webp", "avif" (image
 codecs on the raw image), "factorized", "hyperprior" (learned, CompressAI entropy coders) and
-"deepjscc" (analog JSCC over a spikesat channel layer).
+"deepjscc" (analog JSCC over a spikesat channel layer); "spikes" (lossless, on the binary spike
+trains ``[T, B, ...]`` of a spiking network).
 """
 
 from spikesat.codecs import deepjscc, factorized, hyperprior, image, int8, raw  # noqa: F401
@@ -27,6 +28,7 @@ from spikesat.codecs.image import ImageCodec
 from spikesat.codecs.int8 import Int8Codec
 from spikesat.codecs.learned import LearnedCodec
 from spikesat.codecs.registry import CODECS, codec_names_by_id, create, list_codecs, register_codec
+from spikesat.codecs.spikes import SpikeCodec, SpikeRate
 from spikesat.codecs.training import (
     CodecTrainConfig,
     SweepEntry,
@@ -53,6 +55,8 @@ __all__ = [
     "Int8Codec",
     "LearnedCodec",
     "Packet",
+    "SpikeCodec",
+    "SpikeRate",
     "SweepEntry",
     "TransmissionResult",
     "bits_per_example",

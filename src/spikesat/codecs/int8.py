@@ -23,7 +23,9 @@ from spikesat.codecs.registry import register_codec
 
 Compressor = Literal["zlib", "lzma", "none"]
 _COMPRESSORS: tuple[str, ...] = ("none", "zlib", "lzma")
-_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 20}]
+LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 20}]
+"""The raw LZMA2 filter chain of the int8 and spikes codecs' payloads (preset 9, 1 MiB
+dictionary: examples are far smaller)."""
 _FLOAT16_MAX = 65504.0
 
 
@@ -130,7 +132,7 @@ class Int8Codec(Codec):
         if self.compressor == "zlib":
             return zlib.compress(raw, 9)
         if self.compressor == "lzma":
-            return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+            return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=LZMA_FILTERS)
         return raw
 
     @staticmethod
@@ -139,7 +141,7 @@ class Int8Codec(Codec):
             if compressor == "zlib":
                 return zlib.decompress(data)
             if compressor == "lzma":
-                return lzma.decompress(data, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+                return lzma.decompress(data, format=lzma.FORMAT_RAW, filters=LZMA_FILTERS)
         except (zlib.error, lzma.LZMAError) as err:
             raise ValueError(f"corrupt {compressor} payload: {err}") from None
         return data

@@ -81,8 +81,9 @@ def create(name: str, in_channels: int, **kwargs: Any) -> Codec:
     return factory(in_channels, **kwargs)
 
 
-CODEC_KINDS = ("feature", "image", "analog")
-"""The kinds of codec: byte codecs of features, byte codecs of images, analog (no bytes)."""
+CODEC_KINDS = ("feature", "image", "analog", "spikes")
+"""The kinds of codec: byte codecs of features, byte codecs of images, analog (no bytes), and
+byte codecs of binary spike trains ``[T, B, ...]``."""
 
 
 def codec_kind(name: str) -> str:
@@ -90,9 +91,12 @@ def codec_kind(name: str) -> str:
 
     ``"analog"`` for a codec that sends channel symbols, not bytes (its class sets
     ``produces_bytes = False``, or its ``forward`` takes ``snr_db``); ``"image"`` for a byte
-    codec of images only (``accepts_tokens = False``); ``"feature"`` for the other byte codecs.
+    codec of images only (``accepts_tokens = False``); ``"spikes"`` for a byte codec of spike
+    trains (``input_kind = "spikes"``); ``"feature"`` for the other byte codecs.
     """
     cls = CODECS.get(name)
+    if getattr(cls, "input_kind", None) == "spikes":
+        return "spikes"
     if (
         not getattr(cls, "produces_bytes", True)
         or "snr_db" in inspect.signature(cls.forward).parameters
