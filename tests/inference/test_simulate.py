@@ -155,3 +155,37 @@ def test_bad_input(placement_graph, fed_network):
         captures(fed_network, 1.0, hours=100.0)
     with pytest.raises(ValueError, match="tiles"):
         captures(fed_network, 1.0, tiles=0)
+
+
+def test_queue_aware_placement_sees_a_busy_downlink(placement_graph, fed_network):
+    """A downlink booked far ahead makes the raw scene slow: the queue-aware network prices it
+    so, and the MILP keeps the services on board instead of sending the scene down."""
+    from spikesat.federated.compute import ComputeProfile
+    from spikesat.inference.queues import LinkQueues
+    from spikesat.inference.simulate import _through_the_queues
+
+    slow = ComputeProfile("slow", 3e9, 10.0, source="test", status="estimated")
+    snapshots = Snapshots(fed_network, onboard=slow)
+    net = next(
+        n for t in range(0, 120, 5) if len((n := snapshots.at(t, 0)).route) == 2
+    )  # sat:0 sees a station itself
+    down = net.route_links[-1]
+    request = Capture(net.time_s, 0, 0, tiles=1000)
+    idle = place(placement_graph, net, "milp", modalities=("rgb",))
+    assert set(idle.assignment.values()) == {down.dst}  # slow on board: the bent pipe wins
+    queues = LinkQueues(fed_network.plan, fed_network.trace)
+    unchanged = _through_the_queues(placement_graph, net, request, queues, ("rgb",))
+    assert unchanged.route_links[-1].rate_bps == pytest.approx(down.rate_bps, rel=1e-2)
+    queues.send(down.src, down.dst, net.time_s, 1e13)  # more than the plan can carry
+    busy = _through_the_queues(placement_graph, net, request, queues, ("rgb",))
+    assert busy.route_links[-1].rate_bps < 1e-3 * down.rate_bps
+    aware = place(placement_graph, busy, "milp", modalities=("rgb",))
+    assert aware.cost["downlink_bytes"] < idle.cost["downlink_bytes"] / 20
+    with pytest.raises(ValueError, match="queue_aware"):
+        simulate(placement_graph, fed_network, [request], queue_aware=True, contention=False)
+    with pytest.raises(ValueError, match="queue_aware"):
+        simulate(placement_graph, fed_network, [request], queue_aware=True, objective="energy")
+    records = simulate(
+        placement_graph, fed_network, [request], queue_aware=True, modalities=("rgb",)
+    )
+    assert records[0].delivered and records[0].tiles == 1000

@@ -93,8 +93,8 @@ class _Queue:
         into_s = (level - self.level[k]) / self.rate_bytes_s[k] if self.rate_bytes_s[k] else 0.0
         return float(self.offsets_s[k] + into_s), float(self.on_s[k] + into_s)
 
-    def _book(self, begin: float, num_bytes: float) -> list[tuple[float, float]]:
-        """Take ``num_bytes`` of unbooked capacity from ``begin`` on: the pieces taken."""
+    def _find(self, begin: float, num_bytes: float) -> list[tuple[float, float]]:
+        """The first ``num_bytes`` of unbooked capacity from ``begin`` on, as pieces."""
         starts, ends = self.starts, self.ends
         pieces, pos, left = [], begin, num_bytes
         i = bisect.bisect_right(ends, pos)
@@ -105,6 +105,11 @@ class _Queue:
             take = min(left, (starts[i] if i < len(starts) else math.inf) - pos)
             pieces.append((pos, pos + take))
             pos, left = pos + take, left - take
+        return pieces
+
+    def _book(self, pieces: list[tuple[float, float]]) -> None:
+        """Mark the pieces found by :meth:`_find` as booked."""
+        starts, ends = self.starts, self.ends
         lo = bisect.bisect_left(ends, pieces[0][0])
         hi = bisect.bisect_right(starts, pieces[-1][1])
         merged = (
@@ -112,12 +117,15 @@ class _Queue:
             max([pieces[-1][1], *ends[lo:hi]]),
         )  # every gap between the first and the last piece is now filled
         starts[lo:hi], ends[lo:hi] = [merged[0]], [merged[1]]
-        return pieces
 
-    def send(self, ready_s: float, num_bytes: float, arq_retries: int, packet_bytes: int):
+    def send(
+        self, ready_s: float, num_bytes: float, arq_retries: int, packet_bytes: int, book: bool
+    ) -> Transfer:
         if num_bytes <= 0:
             return Transfer(ready_s, ready_s, 0.0, 1.0)
-        pieces = self._book(self._level_at(ready_s), num_bytes)
+        pieces = self._find(self._level_at(ready_s), num_bytes)
+        if book:
+            self._book(pieces)
         horizon = float(self.level[-1])
         airtime_s, start_s = 0.0, math.inf
         for a, b in pieces:  # the radio's on-time within the plan
@@ -210,7 +218,15 @@ class LinkQueues:
 
     def send(self, src: str, dst: str, ready_s: float, num_bytes: float) -> Transfer:
         """Queue ``num_bytes`` from node ``src`` to node ``dst`` (``"sat:<i>"``, ``"gs:<j>"``)
-        at ``ready_s`` [s]; returns the :class:`Transfer`."""
+        at ``ready_s`` [s], booking the capacity; returns the :class:`Transfer`."""
+        return self._transfer(src, dst, ready_s, num_bytes, book=True)
+
+    def peek(self, src: str, dst: str, ready_s: float, num_bytes: float) -> Transfer:
+        """The :class:`Transfer` that :meth:`send` would make now, without booking it."""
+        return self._transfer(src, dst, ready_s, num_bytes, book=False)
+
+    def _transfer(self, src: str, dst: str, ready_s: float, num_bytes: float, book: bool):
         a = int(src.split(":")[1])
         key = ("down", a) if dst.startswith("gs:") else ("isl", a, int(dst.split(":")[1]))
-        return self._queue(key).send(ready_s, num_bytes, self.arq_retries, self.packet_bytes)
+        queue = self._queue(key)
+        return queue.send(ready_s, num_bytes, self.arq_retries, self.packet_bytes, book)

@@ -29,6 +29,16 @@ packet is not delivered (``delivered=False``, ``answer_s = latency_s = inf``, no
 with ``seed``. With ``contention=False`` each request is priced alone on an idle, lossless
 network at its step's rates, as :func:`~spikesat.inference.placement.evaluate` does.
 
+**Queue-aware placement** (``queue_aware=True``, with shared links). A placement that prices
+each request alone cannot see that a busy downlink makes the raw scene wait for hours. With
+``queue_aware``, every (re-)placement prices each route link at its **effective rate** for the
+request's raw scene: the bytes of the scene over the time the link's queue would take to
+deliver them, hop by hop from the capture (:meth:`LinkQueues.peek`: the bytes booked ahead,
+the windows, the goodput), so the method weighs the queues as they are when it places. It keeps the
+placement until the route changes or ``replace_every_s`` passes, like any placement. The
+effective rate stands for waiting as well as sending, so it is offered for the latency
+objective only.
+
 **Scenes of many tiles.** A capture of ``tiles`` tiles runs the placed services on each tile
 (the placement and the budgets are per tile): compute, bytes and joules scale with ``tiles``.
 With ``inputs``, each record carries the graph's answers to the capture's scene
@@ -38,6 +48,7 @@ own, and a request that is not delivered has no answer.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -201,6 +212,7 @@ def simulate(
     trace: Any = None,
     progress: Callable[[int, int], None] | None = None,
     contention: bool = True,
+    queue_aware: bool = False,
     packet_bytes: int = DEFAULT_PACKET_BYTES,
     arq_retries: int = 3,
     seed: int = 0,
@@ -233,6 +245,9 @@ def simulate(
     contention : bool
         Whether requests share links (queues, goodput, packet losses) or each runs alone on
         an idle, lossless network.
+    queue_aware : bool
+        Place on the links' effective rates through their queues (see the module docstring;
+        needs ``contention`` and the latency objective).
     packet_bytes, arq_retries : int
         ARQ packet size [bytes] and resends per lost packet (with ``contention``).
     seed : int
@@ -270,6 +285,12 @@ def simulate(
             raise ValueError(f"a request names satellite {r.sat}; the plan has {plan.num_sats}")
     if replace_every_s is not None and not replace_every_s > 0:
         raise ValueError(f"replace_every_s must be > 0, got {replace_every_s!r}")
+    if queue_aware and (not contention or objective != "latency"):
+        raise ValueError(
+            "queue_aware placement prices waiting in the queues as link time: it needs "
+            f"contention=True and objective='latency' (got contention={contention!r}, "
+            f"objective={objective!r})"
+        )
     if inputs is not None:
         modalities = list(inputs) if modalities is None else modalities
         sizes = {int(x.shape[0]) for x in inputs.values()}
@@ -300,9 +321,14 @@ def simulate(
             if cost["violations"]:  # it no longer fits this step's budgets
                 placement = None
         if placement is None:
-            placement = place(graph, net, policy, objective, modalities)
+            if queue_aware:
+                seen = _through_the_queues(graph, net, request, queues, modalities)
+                placement = place(graph, seen, policy, objective, modalities)
+                cost = evaluate(placement_problem(graph, net, modalities), placement.positions)
+            else:
+                placement = place(graph, net, policy, objective, modalities)
+                cost = placement.cost
             last[request.sat] = (placement, request.capture_s)
-            cost = placement.cost
         if previous is None:  # deployed before the day: the first placement's services
             for service, node in placement.assignment.items():
                 resident.setdefault(node, set()).add(service)
@@ -379,6 +405,30 @@ def _through_queues(
         "onboard_energy_j": tiles * satellites_compute_j + transmit_j,
         "delivered_probability": delivered if math.isfinite(t) else 0.0,
     }
+
+
+def _through_the_queues(
+    graph: ServiceGraph,
+    net: Network,
+    request: Capture,
+    queues: LinkQueues,
+    modalities: Sequence[str] | None,
+) -> Network:
+    """``net`` with each route link at its effective rate for the request's raw scene now."""
+    present = list(graph.modalities) if modalities is None else list(modalities)
+    raw_bytes = request.tiles * sum(
+        e.num_bytes for e in graph.edges if e.src in {f"input:{m}" for m in present}
+    )
+    ready_s = request.capture_s + net.wait_s
+    links = dict(net.links)
+    for link in net.route_links:  # hop by hop, as the raw scene would go
+        end_s = queues.peek(link.src, link.dst, ready_s, raw_bytes).end_s
+        took_s = end_s - ready_s
+        rate_bps = 8.0 * raw_bytes / took_s if math.isfinite(took_s) and took_s > 0 else 1.0
+        effective = dataclasses.replace(link, rate_bps=min(rate_bps, link.rate_bps))
+        links[(link.src, link.dst)] = effective
+        ready_s = end_s + link.delay_s
+    return dataclasses.replace(net, links=links)
 
 
 def _move_weights(
