@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import Tensor
 
 from spikesat.inference.graph import ServiceGraph
 from spikesat.inference.placement import Placement
+
+if TYPE_CHECKING:
+    from spikesat.inference.ray_serve import RayServeHandle
 
 BACKENDS = ("local", "ray")
 
@@ -81,7 +84,7 @@ def serve(
     backend: str = "local",
     num_cpus: int = 2,
     cpus_per_service: float = 0.1,
-) -> Any:
+) -> ServeHandle | RayServeHandle:
     """Serve ``graph`` with each service on its placed node (see the module docstring).
 
     Parameters
@@ -123,7 +126,7 @@ def serve(
 
 
 def load_test(
-    handle: Any,
+    handle: ServeHandle | RayServeHandle,
     inputs: Mapping[str, Tensor],
     num_requests: int = 64,
     max_seconds: float = 30.0,

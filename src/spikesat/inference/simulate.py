@@ -4,7 +4,7 @@ A request is born when a satellite captures a scene (:func:`captures`: Poisson a
 rate, on satellites drawn uniformly, seeded). At its capture step the simulator takes the
 :class:`~spikesat.inference.network.Network` of that satellite (waiting on board for a route
 when none exists), places the services with the policy (a :data:`~spikesat.inference.METHODS`
-name), and prices the request with :func:`~spikesat.inference.placement.evaluate`:
+name), and prices the request hop by hop through the shared links (below):
 ``answer_s = capture_s + latency_s``.
 
 **Re-placement.** Each satellite keeps its last placement while its route is unchanged (the same
@@ -19,9 +19,10 @@ the sender's radio energy to its joules, and the bytes to ``move_bytes``. Ground
 every service.
 
 **Shared links** (``contention=True``, the default). Requests share the transmitters they cross:
-each ISL terminal and each satellite's downlink is a first-come first-served queue whose rate
-is the link trace's goodput at each step (:class:`~spikesat.inference.queues.LinkQueues`:
-ARQ retransmissions priced in time and radio energy, zero rate out of view). A request's data
+each ISL terminal and each satellite's downlink is a server whose rate is the link trace's
+goodput at each step, booked in the order the requests are simulated
+(:class:`~spikesat.inference.queues.LinkQueues`: ARQ retransmissions priced in time and radio
+energy, zero rate out of view). A request's data
 go hop by hop along its route (store and forward): each node computes its services, then the
 bytes for the next hop wait for the bytes queued ahead of them and for the link's window.
 With ``arq_retries`` resends a packet can still be lost: a request whose answer loses a
@@ -34,8 +35,8 @@ each request alone cannot see that a busy downlink makes the raw scene wait for 
 ``queue_aware``, every (re-)placement prices each route link at its **effective rate** for the
 request's raw scene: the bytes of the scene over the time the link's queue would take to
 deliver them, hop by hop from the capture (:meth:`LinkQueues.peek`: the bytes booked ahead,
-the windows, the goodput), so the method weighs the queues as they are when it places. It keeps the
-placement until the route changes or ``replace_every_s`` passes, like any placement. The
+the windows, the goodput), so the method weighs the queues as they are when it places. It
+keeps the placement until the route changes or ``replace_every_s`` passes, like any placement. The
 effective rate stands for waiting as well as sending, so it is offered for the latency
 objective only.
 
