@@ -1,6 +1,7 @@
 """Data: EuroSAT RGB/MS readers, any image folder, built-in synthetic scenes, the data-source
 registry and per-satellite partitions."""
 
+from spikesat.data.bands import BAND_SETS, BandAdapter, band_adapter
 from spikesat.data.eurosat import (
     EUROSAT_CLASSES,
     MS_BANDS,
@@ -17,14 +18,17 @@ from spikesat.data.sources import Splits, list_sources, load_source, register_so
 from spikesat.data.synthetic import SYNTHETIC_CLASSES, SyntheticScenes, synthetic_scenes
 
 __all__ = [
+    "BAND_SETS",
     "EUROSAT_CLASSES",
     "MS_BANDS",
     "SYNTHETIC_CLASSES",
+    "BandAdapter",
     "EuroSAT",
     "EuroSATPairs",
     "ImageSplit",
     "Splits",
     "SyntheticScenes",
+    "band_adapter",
     "band_statistics",
     "eurosat",
     "eurosat_pairs",

@@ -8,6 +8,7 @@
 from spikesat.data.cache import cache_dir
 from spikesat.models import convnext, resnet, vit  # noqa: F401  (register the families)
 from spikesat.models.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from spikesat.models.ensemble import GATES, SpecialistEnsemble, ensemble
 from spikesat.models.head import task_head
 from spikesat.models.lam import LAM
 from spikesat.models.macs import count_macs
@@ -15,13 +16,16 @@ from spikesat.models.registry import MODELS, create, list_models, register_model
 from spikesat.models.split import SplitModel, SplitPoint, split, split_points
 
 __all__ = [
+    "GATES",
     "LAM",
     "MODELS",
+    "SpecialistEnsemble",
     "SplitModel",
     "SplitPoint",
     "cache_dir",
     "count_macs",
     "create",
+    "ensemble",
     "list_models",
     "load_checkpoint",
     "load_weights",
