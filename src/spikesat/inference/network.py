@@ -257,8 +257,8 @@ class Snapshots:
     def at(self, t_index: int, capture_sat: int = 0) -> Network:
         """The :class:`Network` of a request captured by ``capture_sat`` at step ``t_index``."""
         plan = self.plan
-        t = plan._check_time_index(t_index)
-        sat = plan._check_index(capture_sat, plan.num_sats, "capture_sat")
+        t = plan.check_time_index(t_index)
+        sat = plan.check_sat_index(capture_sat, "capture_sat")
         for step in range(t, len(self.offsets_s)):
             nodes, links, routes = self._step(step)
             if f"sat:{sat}" in routes:

@@ -186,7 +186,7 @@ class ContactPlan:
         """Sparse satellite-station samples in view (all steps, or one step)."""
         if time_index is None:
             return self._ground
-        t = self._check_time_index(time_index)
+        t = self.check_time_index(time_index)
         return self._ground.take(slice(self._ground_bounds[t], self._ground_bounds[t + 1]))
 
     def all_windows(self) -> Windows:
@@ -202,7 +202,7 @@ class ContactPlan:
             float64 ``[K, 2]`` of ``(start_s, end_s)`` seconds from ``times[0]``, edges
             refined to within 1 s (to 1 ms by construction) and clipped to the grid.
         """
-        sat = self._check_index(sat, self.num_sats, "sat")
+        sat = self.check_sat_index(sat)
         station = self._check_index(station, self.num_stations, "station")
         key = sat * self.num_stations + station
         lo, hi = np.searchsorted(self._window_keys, [key, key + 1])
@@ -213,7 +213,7 @@ class ContactPlan:
 
         Returns None when the satellite has no further contact in the plan.
         """
-        sat = self._check_index(sat, self.num_sats, "sat")
+        sat = self.check_sat_index(sat)
         w = self._windows
         lo, hi = np.searchsorted(w.sat, [sat, sat + 1])
         open_after = np.flatnonzero(w.end_s[lo:hi] > after_s) + lo
@@ -241,7 +241,7 @@ class ContactPlan:
 
     def sat_gaps_s(self, sat: int) -> np.ndarray:
         """Gaps between a satellite's contacts with any station, float64 ``[K]`` [s]."""
-        sat = self._check_index(sat, self.num_sats, "sat")
+        sat = self.check_sat_index(sat)
         sel = self._windows.sat == sat
         return _gaps(self._windows.start_s[sel], self._windows.end_s[sel])
 
@@ -273,7 +273,7 @@ class ContactPlan:
         if time_index is None:
             t, link = np.nonzero(isl.active.T)
         else:
-            t0 = self._check_time_index(time_index)
+            t0 = self.check_time_index(time_index)
             link = np.flatnonzero(isl.active[:, t0])
             t = np.full(link.size, t0)
         return IslLinkSamples(
@@ -305,7 +305,7 @@ class ContactPlan:
         """
         import networkx as nx
 
-        t = self._check_time_index(time_index)
+        t = self.check_time_index(time_index)
         g = nx.Graph()
         g.add_nodes_from((("sat", i) for i in range(self.num_sats)), kind="sat")
         g.add_nodes_from((("gs", j) for j in range(self.num_stations)), kind="gs")
@@ -340,7 +340,7 @@ class ContactPlan:
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import dijkstra
 
-        t = self._check_time_index(time_index)
+        t = self.check_time_index(time_index)
         isl = self.isl_links(t)
         ground = self.ground_links(t)
         n = self.num_sats + self.num_stations
@@ -364,7 +364,7 @@ class ContactPlan:
         """
         import networkx as nx
 
-        sat = self._check_index(sat, self.num_sats, "sat")
+        sat = self.check_sat_index(sat)
         g = self.graph(time_index)
         sources = [("gs", j) for j in range(self.num_stations)]
         try:
@@ -478,8 +478,22 @@ class ContactPlan:
         )
 
     # ------------------------------------------------------------------ checks
-    def _check_time_index(self, time_index: object) -> int:
+    def check_time_index(self, time_index: object) -> int:
+        """``time_index`` as an int step of the plan.
+
+        Raises
+        ------
+        TypeError
+            If it is not an integer.
+        ValueError
+            If it is outside ``[0, len(times) - 1]``.
+        """
         return self._check_index(time_index, len(self.times), "time_index")
+
+    def check_sat_index(self, sat: object, what: str = "sat") -> int:
+        """``sat`` as an int satellite index of the plan (errors as :meth:`check_time_index`,
+        naming the argument ``what``)."""
+        return self._check_index(sat, self.num_sats, what)
 
     @staticmethod
     def _check_index(value: object, size: int, what: str) -> int:
