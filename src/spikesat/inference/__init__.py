@@ -8,6 +8,7 @@
 - :func:`run_requests` is the local runtime (batched requests, per-service time and joules);
 - :func:`train_multitask` fits the heads and band adapters on a shared, frozen backbone;
 - :func:`add_clouds` lays seeded clouds over real scenes for the cloud-screening task;
+- :func:`ensemble_graph` serves an ensemble of specialists, one service per specialist;
 - :func:`network` is the constellation at one step (nodes, links in view, a request's route), and
   :func:`place` puts the services on the route's nodes (exact MILP, greedy, baselines);
 - :func:`simulate` runs captured requests (:func:`captures`) from capture to answer over a
@@ -16,6 +17,7 @@
 """
 
 from spikesat.inference.clouds import add_clouds, cloud_fields
+from spikesat.inference.ensemble_graph import ensemble_graph
 from spikesat.inference.graph import (
     Edge,
     Service,
@@ -55,6 +57,7 @@ __all__ = [
     "add_clouds",
     "captures",
     "cloud_fields",
+    "ensemble_graph",
     "get_task",
     "list_tasks",
     "load_graph",

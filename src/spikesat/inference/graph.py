@@ -9,7 +9,9 @@ Services (``kind``), in execution order:
 - ``encode@<cut>`` / ``decode@<cut>`` (``"encode"`` / ``"decode"``): a codec on the first cut,
   when one is given (the tokens cross the link as real :class:`~spikesat.codecs.Bitstream` s);
 - ``head:<task>`` (``"head"``): the task's head (ANN, or a spiking head from
-  :mod:`spikesat.snn`) and its activation.
+  :mod:`spikesat.snn`) and its activation;
+- ``specialist:<name>`` (``"specialist"``): one frozen specialist of an ensemble of
+  specialists (:func:`~spikesat.inference.ensemble_graph`), read by a fusion head.
 
 Each service records, per request (one example), its operations counted by
 :func:`spikesat.energy.count_ops` (``.ops``, ``.macs``), ``.param_bytes`` (its own weights),
@@ -37,7 +39,7 @@ from spikesat.inference.modalities import Modality
 from spikesat.inference.model import FuseEmbed, MultiTaskLAM, check_request
 from spikesat.inference.tasks import Task
 
-KINDS = ("tokenizer", "backbone", "encode", "decode", "head")
+KINDS = ("tokenizer", "backbone", "encode", "decode", "head", "specialist")
 SENSOR_BITS = {"rgb": 8, "ms": 16}
 """Bits per raw sample of a modality on the sensor (EuroSAT RGB JPEG 8-bit, Sentinel-2 L1C
 12-bit digital numbers stored in 16); other modalities: 16."""
@@ -81,8 +83,8 @@ class TaskHead(nn.Module):
         self.head = head
         self.task = task
 
-    def forward(self, features: Tensor) -> Tensor:
-        return self.task.answer(self.head(features))
+    def forward(self, *features: Tensor) -> Tensor:
+        return self.task.answer(self.head(*features))
 
 
 class _Analysis(nn.Module):
@@ -404,7 +406,7 @@ def service_graph(
         mtl.img_size,
         cut_names,
     )
-    _measure(graph, sample)
+    measure_services(graph, sample)
     return graph
 
 
@@ -417,7 +419,7 @@ def _default_sample(mtl: MultiTaskLAM) -> dict[str, Tensor]:
 
 
 @torch.no_grad()
-def _measure(graph: ServiceGraph, sample: dict[str, Tensor]) -> None:
+def measure_services(graph: ServiceGraph, sample: dict[str, Tensor]) -> None:
     """Fill each service's counts and the graph's edges from one run of ``sample``."""
     values: dict[str, Any] = {f"input:{m}": x for m, x in sample.items()}
     for service in graph.services.values():

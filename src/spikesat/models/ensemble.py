@@ -99,10 +99,7 @@ class SpecialistEnsemble(nn.Module):
 
     def gate_weights(self) -> Tensor:
         """``[n]`` straight-through weights: the 0/1 top-k mask, with the sigmoid's gradient."""
-        soft = torch.sigmoid(self.gate_logits)
-        mask = torch.zeros_like(soft)
-        mask[torch.topk(self.gate_logits.detach(), self.k).indices] = 1.0
-        return mask + soft - soft.detach()
+        return topk_straight_through(self.gate_logits, self.k)
 
     def forward(self, x: Tensor) -> Tensor:
         """Images ``[B, C, H, W]`` -> logits ``[B, num_classes]``.
@@ -114,7 +111,10 @@ class SpecialistEnsemble(nn.Module):
         """
         self._check_frozen()
         weights = self.gate_weights()
-        parts = [w * self._features(name, x) for name, w in zip(self.names, weights, strict=True)]
+        parts = [
+            w * self.specialist_features(name, x)
+            for name, w in zip(self.names, weights, strict=True)
+        ]
         return self.head(torch.cat(parts, dim=1))
 
     def trainable_parameters(self) -> Iterator[nn.Parameter]:
@@ -185,7 +185,7 @@ class SpecialistEnsemble(nn.Module):
         if adapter is not None:
             self.adapters[name] = adapter
         with torch.no_grad():
-            features = self._features(name, sample)
+            features = self.specialist_features(name, sample)
         if features.dim() != 2 or features.shape[0] != sample.shape[0]:
             del self.specialists[name]
             raise ValueError(
@@ -196,12 +196,13 @@ class SpecialistEnsemble(nn.Module):
         self.feature_dims[name] = int(features.shape[1])
         self.norms[name] = nn.LayerNorm(self.feature_dims[name])
 
-    def _features(self, name: str, x: Tensor) -> Tensor:
-        model = self.specialists[name]
-        if name in self.adapters:
-            x = self.adapters[name](x)
-        features = model.forward_features(x) if hasattr(model, "forward_features") else model(x)
-        return self.norms[name](features) if name in self.norms else features
+    def specialist_features(self, name: str, x: Tensor) -> Tensor:
+        """One specialist's normalised features: images ``[B, C, H, W]`` -> ``[B, D_i]``
+        (through its adapter, if it has one)."""
+        return run_specialist(
+            self.specialists[name], x, self.adapters[name] if name in self.adapters else None,
+            self.norms[name] if name in self.norms else None,
+        )  # fmt: skip
 
     def _check_frozen(self) -> None:
         for name, model in self.specialists.items():
@@ -211,6 +212,26 @@ class SpecialistEnsemble(nn.Module):
                     "stay frozen in an ensemble (train the gate and head with "
                     "ensemble.trainable_parameters(); fine-tune a specialist on its own)"
                 )
+
+
+def topk_straight_through(logits: Tensor, k: int) -> Tensor:
+    """``[n]`` weights whose value is the top-``k`` mask of ``logits`` and whose gradient is
+    that of ``sigmoid(logits)``."""
+    soft = torch.sigmoid(logits)
+    mask = torch.zeros_like(soft)
+    mask[torch.topk(logits.detach(), k).indices] = 1.0
+    return mask + soft - soft.detach()
+
+
+def run_specialist(
+    model: nn.Module, x: Tensor, adapter: nn.Module | None = None, norm: nn.Module | None = None
+) -> Tensor:
+    """Images ``[B, C, H, W]`` through ``adapter``, the specialist's ``forward_features`` (or
+    ``forward``) and ``norm`` -> features ``[B, D]``."""
+    if adapter is not None:
+        x = adapter(x)
+    features = model.forward_features(x) if hasattr(model, "forward_features") else model(x)
+    return norm(features) if norm is not None else features
 
 
 def ensemble(
