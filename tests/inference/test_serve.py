@@ -56,3 +56,18 @@ def test_ray_serve_pins_each_service_to_its_node_and_answers_like_the_local_runt
     import ray
 
     assert not ray.is_initialized()
+
+
+def test_a_running_ray_without_the_node_resources_is_named_and_left_running(route):
+    import ray
+
+    mtl = multitask_lam("vit-micro-p8", ("rgb",), ("landcover",), seed=3).eval()
+    graph = service_graph(mtl)
+    placement = place(graph, route(num_sats=1, seed=0), "bent-pipe")
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        with pytest.raises(ValueError, match=r"no resource for nodes \['gs:0'\]"):
+            serve(graph, placement, backend="ray")
+        assert ray.is_initialized()  # the caller's instance: not shut down
+    finally:
+        ray.shutdown()

@@ -93,6 +93,7 @@ class RayServeHandle:
         self.placement = placement
         self.nodes = nodes
         ray, serve = import_ray_serve()
+        self._serving = False
         self._started_ray = not ray.is_initialized()
         if self._started_ray:
             ray.init(
@@ -102,32 +103,37 @@ class RayServeHandle:
                 configure_logging=False,
                 resources={RESOURCE_PREFIX + n: 1000.0 for n in set(nodes.values())},
             )
+        try:
+            self._app = self._deploy(ray, serve, graph, nodes, cpus_per_service)
+        except BaseException:
+            self.close()  # leave no Ray instance behind
+            raise
+
+    def _deploy(
+        self, ray: Any, serve: Any, graph: ServiceGraph, nodes: dict[str, str], cpus: float
+    ) -> Any:
+        """One deployment per service, pinned to its node, and the ingress; its handle."""
         missing = sorted(
             n for n in set(nodes.values()) if RESOURCE_PREFIX + n not in ray.cluster_resources()
         )
         if missing:
-            self.close()
             raise ValueError(
                 f"the running Ray instance has no resource for nodes {missing}: shut it down "
                 "(ray.shutdown()) and let serve() start its own, or start Ray with a "
                 f"{RESOURCE_PREFIX}<node> resource per node"
             )
         serve.start(proxy_location="Disabled")
+        self._serving = True
         bound = {}
         for name, service in graph.services.items():
-            options = {
-                "num_cpus": cpus_per_service,
-                "resources": {RESOURCE_PREFIX + nodes[name]: 0.001},
-            }
+            options = {"num_cpus": cpus, "resources": {RESOURCE_PREFIX + nodes[name]: 0.001}}
             deployment = serve.deployment(
                 ServiceReplica, name=_deployment_name(name), ray_actor_options=options
             )
             bound[name] = deployment.bind(service, nodes[name])
         order = [(s.name, s.kind, tuple(s.inputs)) for s in graph.services.values()]
-        ingress = serve.deployment(
-            Ingress, name="ingress", ray_actor_options={"num_cpus": cpus_per_service}
-        )
-        self._app = serve.run(ingress.bind(order, bound), name=APP_NAME, route_prefix=None)
+        ingress = serve.deployment(Ingress, name="ingress", ray_actor_options={"num_cpus": cpus})
+        return serve.run(ingress.bind(order, bound), name=APP_NAME, route_prefix=None)
 
     def submit(self, inputs: Mapping[str, Tensor]) -> Any:
         """Send a checked request without waiting: a response whose ``.result()`` answers."""
@@ -143,15 +149,16 @@ class RayServeHandle:
         return self._app.options(method_name="where").remote().result()
 
     def close(self) -> None:
-        """Stop Serve, and shut down Ray if this handle started it."""
+        """Stop the Serve instance this handle started, and Ray if this handle started it."""
         ray, serve = import_ray_serve()
-        if ray.is_initialized():
-            try:
+        try:
+            if self._serving and ray.is_initialized():
                 serve.shutdown()
-            finally:
-                if self._started_ray:
-                    ray.shutdown()
-                    self._started_ray = False
+        finally:
+            self._serving = False
+            if self._started_ray and ray.is_initialized():
+                ray.shutdown()
+            self._started_ray = False
 
     def __enter__(self) -> RayServeHandle:
         return self
