@@ -62,6 +62,7 @@ from spikesat.inference.data import task_data
 from spikesat.inference.network import Snapshots
 from spikesat.inference.placement import objective_value
 from spikesat.inference.queues import LinkQueues
+from spikesat.inference.simulate import GRANULE_TILES
 from spikesat.orbits import ground_stations
 
 TASKS = ("landcover", "cloud", "ndvi")
@@ -92,7 +93,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="one scenario, 1 h")
     p.add_argument("--hours", type=float, default=6.0, help="hours of captures")
     p.add_argument("--captures-per-sat-h", type=float, default=30.0)
-    p.add_argument("--tiles", type=int, default=156 * 156, help="64-px tiles per capture")
+    p.add_argument("--tiles", type=int, default=GRANULE_TILES, help="64-px tiles per capture")
     p.add_argument("--sweep", default="3,10,30,60,120", help="captures per satellite-hour")
     p.add_argument("--test-images", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
@@ -315,7 +316,7 @@ def _captures(net: Any, per_sat_h: float, args: argparse.Namespace) -> list:
 
 def _offered_load(net: Any, requests: list, graph: Any, hours: float) -> float:
     """Raw bytes captured / bytes the downlinks can deliver during the captures."""
-    raw = sum(e.num_bytes for e in graph.edges if e.src == "input:rgb")
+    raw = graph.sensor_bytes(("rgb",))
     capacity = LinkQueues(net.plan, net.trace).downlink_capacity_bytes(0.0, hours * 3600.0)
     return sum(r.tiles for r in requests) * raw / capacity
 

@@ -34,6 +34,7 @@ def test_the_graph_answers_like_the_pruned_ensemble(trio):
         p.numel() * 4 for p in trio.specialists["vit0"].parameters()
     ) + sum(p.numel() * 4 for p in trio.norms["vit0"].parameters())
     assert graph.services["head:landcover"].inputs == ("specialist:vit0", "specialist:vit1")
+    assert graph.sensor_bytes() == 64 * 64 * 3  # read by both specialists, sent once
 
 
 def test_placement_spreads_specialists_over_satellites_when_memory_binds(trio, route):

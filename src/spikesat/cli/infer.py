@@ -30,6 +30,7 @@ from spikesat.cli._common import (
 from spikesat.cli._data import DataDirOption, InferredDataOption, data_source
 from spikesat.energy import list_hardware
 from spikesat.inference.placement import METHODS, OBJECTIVES
+from spikesat.inference.simulate import GRANULE_TILES
 from spikesat.orbits import list_presets
 
 CLI_TASKS = ("landcover", "cloud")
@@ -297,7 +298,8 @@ def demo_stage(
     captures of 100 km scenes (156 x 156 tiles) over the research shell, placed by the MILP
     against the bent pipe."""
     placement = {
-        "methods": ("milp", "bent-pipe"), "hours": 2.0, "rate_per_h": 30.0, "tiles": 156 * 156,
+        "methods": ("milp", "bent-pipe"), "hours": 2.0, "rate_per_h": 30.0,
+        "tiles": GRANULE_TILES,
     }  # fmt: skip
     try:
         result = run_infer(

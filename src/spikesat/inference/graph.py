@@ -210,6 +210,12 @@ class ServiceGraph:
         if missing:
             raise ValueError(f"no head service for tasks {missing}: the graph cannot answer them")
 
+    def sensor_bytes(self, modalities: Sequence[str] | None = None) -> int:
+        """Raw bytes per request from the sensors of ``modalities`` (default: all of the
+        graph's), each sensor counted once however many services read it."""
+        sensors = {f"input:{m}" for m in (self.modalities if modalities is None else modalities)}
+        return sum({e.src: e.num_bytes for e in self.edges if e.src in sensors}.values())
+
     def service(self, name: str) -> Service:
         """The service called ``name``; an unknown name lists the services."""
         if name not in self.services:

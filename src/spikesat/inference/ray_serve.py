@@ -22,6 +22,7 @@ from torch import Tensor
 from spikesat.inference.graph import Service, ServiceGraph, call_service
 from spikesat.inference.model import check_request
 from spikesat.inference.placement import Placement
+from spikesat.inference.serve import ServeHandle
 
 RESOURCE_PREFIX = "spikesat:"
 APP_NAME = "spikesat-services"
@@ -31,6 +32,8 @@ class ServiceReplica:
     """A deployment's body: one service, one torch thread."""
 
     def __init__(self, service: Service, node: str) -> None:
+        # Runs in the replica's own worker process, never in the caller's: the caller's
+        # thread count is left as it was.
         torch.set_num_threads(1)
         self.service = service
         self.node = node
@@ -70,7 +73,7 @@ class Ingress:
         }
 
 
-class RayServeHandle:
+class RayServeHandle(ServeHandle):
     """A graph served by Ray Serve (see the module docstring); built by ``serve(backend="ray")``.
 
     Attributes
@@ -89,9 +92,7 @@ class RayServeHandle:
         num_cpus: int = 2,
         cpus_per_service: float = 0.1,
     ) -> None:
-        self.graph = graph
-        self.placement = placement
-        self.nodes = nodes
+        super().__init__(graph, placement, nodes)
         ray, serve = import_ray_serve()
         self._serving = False
         self._started_ray = not ray.is_initialized()
@@ -159,12 +160,6 @@ class RayServeHandle:
             if self._started_ray and ray.is_initialized():
                 ray.shutdown()
             self._started_ray = False
-
-    def __enter__(self) -> RayServeHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _deployment_name(service: str) -> str:

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from torch import Tensor
 
 from spikesat.inference.graph import ServiceGraph
 from spikesat.inference.placement import Placement
-
-if TYPE_CHECKING:
-    from spikesat.inference.ray_serve import RayServeHandle
 
 BACKENDS = ("local", "ray")
 
@@ -54,7 +51,7 @@ class ServeHandle:
         """A request ``{modality: [B, bands, H, W]}`` -> ``{task: answer}``."""
         return self.graph.run(inputs)
 
-    def submit(self, inputs: Mapping[str, Tensor]) -> _Answered:
+    def submit(self, inputs: Mapping[str, Tensor]) -> Any:
         """Answer a request now: a response whose ``.result()`` returns the answers."""
         return _Answered(self.run(inputs))
 
@@ -84,7 +81,7 @@ def serve(
     backend: str = "local",
     num_cpus: int = 2,
     cpus_per_service: float = 0.1,
-) -> ServeHandle | RayServeHandle:
+) -> ServeHandle:
     """Serve ``graph`` with each service on its placed node (see the module docstring).
 
     Parameters
@@ -101,7 +98,8 @@ def serve(
 
     Returns
     -------
-    ServeHandle or RayServeHandle
+    ServeHandle
+        (a :class:`~spikesat.inference.ray_serve.RayServeHandle` for ``"ray"``):
         ``.run(inputs)`` answers like ``graph.run``, ``.submit(inputs).result()`` likewise,
         ``.nodes`` maps each service to its node, ``.close()`` stops the backend.
 
@@ -126,7 +124,7 @@ def serve(
 
 
 def load_test(
-    handle: ServeHandle | RayServeHandle,
+    handle: ServeHandle,
     inputs: Mapping[str, Tensor],
     num_requests: int = 64,
     max_seconds: float = 30.0,

@@ -40,8 +40,9 @@ keeps the placement until the route changes or ``replace_every_s`` passes, like 
 effective rate stands for waiting as well as sending, so it is offered for the latency
 objective only.
 
-**Scenes of many tiles.** A capture of ``tiles`` tiles runs the placed services on each tile
-(the placement and the budgets are per tile): compute, bytes and joules scale with ``tiles``.
+**Scenes of many tiles.** A capture of ``tiles`` tiles (:data:`GRANULE_TILES`: a 100 km x
+100 km granule) runs the placed services on each tile (the placement and the budgets are per
+tile): compute, bytes and joules scale with ``tiles``.
 With ``inputs``, each record carries the graph's answers to the capture's scene
 (:meth:`ServiceGraph.run` on one tile), so task accuracy after a codec at a cut is the graph's
 own, and a request that is not delivered has no answer.
@@ -63,6 +64,9 @@ from spikesat.inference.graph import ServiceGraph
 from spikesat.inference.network import SATELLITE, Network, Snapshots
 from spikesat.inference.placement import Placement, evaluate, place, placement_problem
 from spikesat.inference.queues import DEFAULT_PACKET_BYTES, LinkQueues
+
+GRANULE_TILES = 156 * 156
+"""Tiles of 64 px in a 100 km x 100 km scene at 10 m (a Sentinel-2-class granule)."""
 
 
 @dataclass(frozen=True)
@@ -416,10 +420,7 @@ def _through_the_queues(
     modalities: Sequence[str] | None,
 ) -> Network:
     """``net`` with each route link at its effective rate for the request's raw scene now."""
-    present = list(graph.modalities) if modalities is None else list(modalities)
-    raw_bytes = request.tiles * sum(
-        e.num_bytes for e in graph.edges if e.src in {f"input:{m}" for m in present}
-    )
+    raw_bytes = request.tiles * graph.sensor_bytes(modalities)
     ready_s = request.capture_s + net.wait_s
     links = dict(net.links)
     for link in net.route_links:  # hop by hop, as the raw scene would go
