@@ -12,6 +12,7 @@ from spikesat.models.ensemble import GATES, SpecialistEnsemble, ensemble
 from spikesat.models.head import task_head
 from spikesat.models.lam import LAM
 from spikesat.models.macs import count_macs
+from spikesat.models.pretrained import pretrained_info
 from spikesat.models.registry import MODELS, create, list_models, register_model
 from spikesat.models.split import SplitModel, SplitPoint, split, split_points
 
@@ -29,6 +30,7 @@ __all__ = [
     "list_models",
     "load_checkpoint",
     "load_weights",
+    "pretrained_info",
     "register_model",
     "save_checkpoint",
     "split",

@@ -20,6 +20,7 @@ def create(
     num_classes: int = 10,
     checkpoint: str | Path | None = None,
     seed: int = 0,
+    pretrained: bool = False,
     **kwargs: Any,
 ) -> LAM:
     """Build a LAM from the zoo, optionally loading weights.
@@ -41,6 +42,11 @@ def create(
         torch's global generator: it is seeded for the build only and the caller's state is
         restored afterwards, so the same seed gives the same weights and the user's random
         stream is left as it was.
+    pretrained : bool
+        Load the weights that ship with spikesat for ``name`` (see
+        ``list_models(pretrained=True)`` and :func:`spikesat.models.pretrained_info` for what
+        they were trained on and how well they do). With another ``num_classes`` every weight
+        but the head's last layer is loaded.
     **kwargs
         Architecture options of the family (``head_hidden``, ``drop_path_rate``, ...).
         An unknown keyword raises ``TypeError``.
@@ -60,6 +66,12 @@ def create(
     with torch.random.fork_rng(devices=[]):
         torch.random.default_generator.manual_seed(seed)
         model = MODELS.create(name, in_chans=in_chans, num_classes=num_classes, **kwargs)
+    if pretrained and checkpoint is not None:
+        raise ValueError("pass either pretrained=True or checkpoint=, not both")
+    if pretrained:
+        from spikesat.models.pretrained import load_pretrained
+
+        load_pretrained(model)
     if checkpoint is not None:
         from spikesat.models.checkpoint import load_weights
 
@@ -67,6 +79,10 @@ def create(
     return model
 
 
-def list_models() -> list[str]:
-    """Names accepted by :func:`create`."""
+def list_models(pretrained: bool = False) -> list[str]:
+    """Names accepted by :func:`create`; with ``pretrained=True`` only those whose weights ship."""
+    if pretrained:
+        from spikesat.models.pretrained import pretrained_manifest
+
+        return sorted(name for name in pretrained_manifest() if name in MODELS.names())
     return MODELS.names()

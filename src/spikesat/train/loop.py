@@ -219,11 +219,16 @@ def fit(
                 {"loss": value}, {"train_loss": value * len(idx), "train_accuracy": correct}
             )
 
+        epoch_began = [time.time()]
+
         def end_epoch(epoch: int, record: dict[str, float]) -> None:
             record["lr"] = schedule.get_last_lr()[0]
             if val_data is not None:
                 val = evaluate(model, val_data, device=str(device))
                 record.update(val_accuracy=val["accuracy"], val_loss=val["loss"])
+            now = time.time()
+            record["epoch_time_s"] = now - epoch_began[0]  # training and validation
+            epoch_began[0] = now
             if checkpoint_path is not None:
                 save_training_state(
                     checkpoint_path,
