@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -22,40 +21,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from spikesat._machine import machine_info
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-
-
-def hardware_info() -> dict[str, Any]:
-    """Describe the machine a benchmark ran on: CPU model and count, memory, GPU, versions."""
-    import numpy as np
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem_gib = None
-    try:
-        mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError):
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "memory_gib": mem_gib,
-        "gpu": gpu,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-    }
 
 
 def git_revision() -> str | None:
@@ -186,7 +154,7 @@ def write_results(
         "git_revision": git_revision(),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "wall_time_s": None if started_s is None else round(time.time() - started_s, 2),
-        "hardware": hardware_info(),
+        "hardware": machine_info(),
         "headline": headline,
         "plot": None if png is None else os.path.relpath(png.resolve(), out.resolve()),
         "results": results,
