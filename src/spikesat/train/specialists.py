@@ -118,7 +118,8 @@ def specialist_splits(name: str, data_dir: str | Path | None = None, seed: int =
     recipe = get_recipe(name)
     base = None if data_dir is None else Path(data_dir)
     if recipe.name == "eurosat-ms":
-        parts = {s: eurosat_pairs(base, s, seed=seed).ms.tensors() for s in ("train", "val", "test")}
+        splits = ("train", "val", "test")
+        parts = {s: eurosat_pairs(base, s, seed=seed).ms.tensors() for s in splits}
         classes, mean, std = _classes(), MS_MEAN, MS_STD
     elif recipe.name == "cloud":
         parts = {}
