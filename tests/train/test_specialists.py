@@ -56,15 +56,18 @@ def _tiny_splits() -> Splits:
 def test_training_resumes_and_the_finished_model_is_cached(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SPIKESAT_CACHE", str(tmp_path))
     recipe = specialists.SPECIALISTS["cloud"]
-    short = dataclasses.replace(recipe, train={**recipe.train, "epochs": 2, "batch_size": 10})
-    monkeypatch.setitem(specialists.SPECIALISTS, "cloud", short)
+    small = dataclasses.replace(recipe, train={**recipe.train, "batch_size": 10})
+    monkeypatch.setitem(specialists.SPECIALISTS, "cloud", small)
     data = _tiny_splits()
-    _, part = train_specialist("cloud", splits=data, progress=False, stop_after_epochs=1)
+    run = dict(splits=data, progress=False, epochs=2)
+    _, part = train_specialist("cloud", stop_after_epochs=1, **run)
     assert part["epochs_done"] == 1 and not part["finished"]
-    lam, meta = train_specialist("cloud", splits=data, progress=False)
+    lam, meta = train_specialist("cloud", **run)
     assert meta["finished"] and meta["epochs_done"] == 2 and 0 <= meta["test_accuracy"] <= 1
+    assert meta["recipe"]["epochs"] == 2 and meta["recipe"]["batch_size"] == 10
     assert meta["train_wall_time_s"] > 0 and meta["machine"]["cpu_count"] >= 1
-    again, cached = train_specialist("cloud", splits=data, progress=False)
+    assert (tmp_path / "specialists" / "convnextv2-atto-tiny-n20-e2-seed0.pt").is_file()
+    again, cached = train_specialist("cloud", **run)
     assert cached["test_accuracy"] == meta["test_accuracy"]
     for a, b in zip(lam.state_dict().values(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b)

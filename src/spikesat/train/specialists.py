@@ -134,7 +134,7 @@ def specialist_splits(name: str, data_dir: str | Path | None = None, seed: int =
             parts[split] = (data.inputs["rgb"], data.target)
         classes, mean, std = _classes(), RGB_MEAN, RGB_STD
     return Splits(
-        f"specialist-{name}",
+        f"eurosat-{name}" if name == "cloud" else name,
         parts["train"],
         parts["val"],
         parts["test"],
@@ -180,6 +180,7 @@ def train_specialist(
     progress: bool = True,
     stop_after_epochs: int | None = None,
     splits: Any | None = None,
+    epochs: int | None = None,
 ) -> tuple[LAM, dict[str, Any]]:
     """Train (or load from the cache) the specialist ``name``.
 
@@ -198,6 +199,8 @@ def train_specialist(
         continues (the returned model is then unfinished and ``meta["finished"]`` is False).
     splits : Splits, optional
         The data (default: :func:`specialist_splits`).
+    epochs : int, optional
+        Train this many epochs instead of the recipe's (a smoke run).
 
     Returns
     -------
@@ -212,20 +215,21 @@ def train_specialist(
     from spikesat.train.loop import TrainConfig, evaluate, fit
 
     recipe = get_recipe(name)
+    data = splits if splits is not None else specialist_splits(name, data_dir, seed)
+    settings = {**recipe.train, **({} if epochs is None else {"epochs": epochs})}
     folder = _cache() / "specialists"
-    tag = f"{recipe.model}-{recipe.name}-e{recipe.train['epochs']}-seed{seed}"
+    tag = f"{recipe.model}-{data.name}-n{len(data.train[1])}-e{settings['epochs']}-seed{seed}"
     final = folder / f"{tag}.pt"
     if final.is_file():
         lam, meta = load_checkpoint(final)
         return lam.eval(), meta
-    data = splits if splits is not None else specialist_splits(name, data_dir, seed)
     num_classes = len(data.classes)
     if recipe.init == "reference":
         reference = create(recipe.model, pretrained=True)
         lam = inflate_stem(reference, BAND_SETS[recipe.bands], BAND_SETS["rgb"])
     else:
         lam = create(recipe.model, in_chans=data.in_chans, num_classes=num_classes, seed=seed)
-    config = TrainConfig(**recipe.train, seed=seed)
+    config = TrainConfig(**settings, seed=seed)
     state = folder / f"{tag}-state.pt"
     folder.mkdir(parents=True, exist_ok=True)
     result = fit(
@@ -243,7 +247,7 @@ def train_specialist(
         "description": recipe.description,
         "bands": recipe.bands,
         "classes": list(data.classes),
-        "recipe": {**recipe.train, "seed": seed, "init": recipe.init},
+        "recipe": {**settings, "seed": seed, "init": recipe.init},
         "epochs_done": len(result.history),
         "train_wall_time_s": sum(r.get("epoch_time_s", 0.0) for r in result.history),
         "history": result.history,
