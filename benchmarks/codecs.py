@@ -55,6 +55,11 @@ def _args() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small smoke configuration")
     p.add_argument("--model", default="vit-micro-p8")
     p.add_argument("--lam-checkpoint", type=Path, default=None)
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="start from the weights that ship for --model (the reference LAM: convnextv2-atto)",
+    )
     p.add_argument("--lam-epochs", type=int, default=12)
     p.add_argument("--splits", default="blocks.1,blocks.3")
     p.add_argument("--num-train", type=int, default=4000)
@@ -89,8 +94,20 @@ def _decoded_subset(split: str, num: int, seed: int) -> tuple[torch.Tensor, torc
 
 
 def _lam(args: argparse.Namespace, train: tuple, val: tuple) -> tuple[torch.nn.Module, dict]:
-    """The trained LAM: a given checkpoint, the cached one, or trained here and cached."""
+    """The trained LAM: the shipped weights, a given checkpoint, the cached one, or trained
+    here and cached."""
     from spikesat.train.loop import TrainConfig, fit
+
+    if args.pretrained:
+        info = models.pretrained_info(args.model)
+        lam = models.create(args.model, pretrained=True)
+        return lam.eval(), {
+            "checkpoint": f"shipped ({info['file']})",
+            "epochs": info["epochs"],
+            "data": "eurosat-rgb train",
+            "shipped_test_accuracy": info["test_accuracy"],
+            "trained_here": False,
+        }
 
     path = args.lam_checkpoint or (
         models.cache_dir()

@@ -66,7 +66,7 @@ def test_training_resumes_and_the_finished_model_is_cached(tmp_path, monkeypatch
     assert meta["finished"] and meta["epochs_done"] == 2 and 0 <= meta["test_accuracy"] <= 1
     assert meta["recipe"]["epochs"] == 2 and meta["recipe"]["batch_size"] == 10
     assert meta["train_wall_time_s"] > 0 and meta["machine"]["cpu_count"] >= 1
-    assert (tmp_path / "specialists" / "convnextv2-atto-tiny-n20-e2-seed0.pt").is_file()
+    assert (tmp_path / "specialists" / "resnet9-tiny-n20-e2-seed0.pt").is_file()
     again, cached = train_specialist("cloud", **run)
     assert cached["test_accuracy"] == meta["test_accuracy"]
     for a, b in zip(lam.state_dict().values(), again.state_dict().values(), strict=True):

@@ -29,6 +29,7 @@ from typing import Any
 import snntorch
 import torch
 from torch import nn
+from torch.utils._python_dispatch import _disable_current_modes
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from spikesat._checks import check_finite, check_tensor, expected_input_shape
@@ -189,7 +190,10 @@ class _Recorder:
         if mask is not None and not self.zeros_are_spikes and not bool(mask.any()):
             mask = None  # an ANN fed zeros does its dense work all the same
         if mask is not None and isinstance(module, _SYNAPTIC + _AVG_POOLS):
-            self._synaptic(layer, module, mask, x, out)
+            # The synop count runs convolutions of its own (receptive-field occupancy): keep
+            # them out of the flop counter, which would book them to the enclosing module.
+            with _disable_current_modes():
+                self._synaptic(layer, module, mask, x, out)
             return
         layer.bytes_per_activation = float(out.element_size())
         layer.param_reads += sum(p.numel() for p in module.parameters(recurse=False))

@@ -6,7 +6,7 @@
 """
 
 from spikesat.data.cache import cache_dir
-from spikesat.models import convnext, resnet, vit  # noqa: F401  (register the families)
+from spikesat.models import convnext, resnet, resnet9, vit  # noqa: F401  (register the families)
 from spikesat.models.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from spikesat.models.ensemble import GATES, SpecialistEnsemble, ensemble
 from spikesat.models.head import task_head

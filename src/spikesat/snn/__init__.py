@@ -1,5 +1,6 @@
-"""Spiking task heads: ANN->SNN conversion on snnTorch neurons, QCFS training, surrogate
-fine-tuning and NIR export."""
+"""Spiking networks: ANN->SNN conversion of task heads and of whole on-board parts (hybrid:
+spiking where integrate-and-fire can carry the activations) on snnTorch neurons, QCFS training,
+surrogate fine-tuning and NIR export."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from spikesat.snn.convert import METHODS, SUPPORTED_LAYERS, convert
 from spikesat.snn.features import SplitFeatures, lam_features
 from spikesat.snn.finetune import finetune
 from spikesat.snn.heads import head_energy, int8_head, spiking_head, task_head_of
+from spikesat.snn.hybrid import HybridSNN, LayerRole, convert_onboard
 from spikesat.snn.network import SpikingNetwork
 from spikesat.snn.neurons import IFNeuron
 from spikesat.snn.nir_export import export_nir, run_nir
@@ -19,11 +21,14 @@ __all__ = [
     "QCFS",
     "SUPPORTED_LAYERS",
     "SURROGATES",
+    "HybridSNN",
     "IFNeuron",
+    "LayerRole",
     "SpikingNetwork",
     "SplitFeatures",
     "accuracy",
     "convert",
+    "convert_onboard",
     "export_nir",
     "finetune",
     "head_energy",

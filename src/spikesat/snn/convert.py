@@ -38,8 +38,10 @@ import torch
 from torch import nn
 
 from spikesat._checks import expected_input_shape
+from spikesat.models.split import CheckedSequential
 from spikesat.snn.batches import calibration_tensors
 from spikesat.snn.calibration import activation_scales
+from spikesat.snn.hybrid import HybridSNN, convert_onboard
 from spikesat.snn.network import SpikingNetwork, check_num_steps
 from spikesat.snn.neurons import IFNeuron
 from spikesat.snn.qcfs import QCFS
@@ -81,14 +83,19 @@ def convert(
     beta: float = 1.0,
     v_init: float = 0.5,
     surrogate: str = "atan",
-) -> SpikingNetwork:
-    """Convert a feed-forward ANN into a :class:`SpikingNetwork`.
+    gelu: str = "analog",
+) -> SpikingNetwork | HybridSNN:
+    """Convert a feed-forward ANN into a :class:`SpikingNetwork` (or a hybrid on-board part).
 
     Parameters
     ----------
     model : nn.Module
         An ``nn.Sequential`` (nested ones are flattened) of the supported layers, e.g. a LAM's
-        task head ``lam.head`` (``[B, D]`` pooled features -> logits). Left unchanged.
+        task head ``lam.head`` (``[B, D]`` pooled features -> logits). Left unchanged. A part of
+        a split LAM (``models.split(lam, at).onboard``) or any model with blocks of its own
+        (residual blocks, attention) is converted by :func:`spikesat.snn.convert_onboard`
+        instead: a :class:`~spikesat.snn.HybridSNN`, spiking where the activations are ReLU or
+        QCFS, analog elsewhere (``gelu`` says what GELUs become).
     calibration_data : tensor or iterable of batches
         Representative inputs ``[N, ...]`` (or batches of them, optionally ``(x, y)`` pairs);
         used by "max" and "percentile", and checked for every method.
@@ -104,6 +111,8 @@ def convert(
         Initial membrane as a fraction of the threshold (0.5 = half threshold).
     surrogate : str
         Surrogate gradient kept on the neurons for :func:`spikesat.snn.finetune`.
+    gelu : {"analog", "relu"}
+        Hybrid conversion only: keep GELUs analog or spike there as if they were ReLUs.
 
     Returns
     -------
@@ -128,6 +137,14 @@ def convert(
     SURROGATES.get(surrogate)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if _has_blocks(model):
+        if beta != 1.0:
+            raise ValueError(
+                f"beta={beta!r}: on-board parts convert to integrate-and-fire neurons (beta=1)"
+            )
+        return convert_onboard(
+            model, calibration_data, num_steps, method, percentile, gelu, v_init, surrogate
+        )
     batches = calibration_tensors(calibration_data, expected_input_shape(model))
     layers = _fold_batchnorm(_leaves(model))
     acts = [i for i, (_, m) in enumerate(layers) if isinstance(m, _ACTIVATIONS)]
@@ -162,6 +179,16 @@ def convert(
     acts = [i for i, (_, m) in enumerate(layers) if isinstance(m, _ACTIVATIONS)]
     encoder, body = _build(layers, acts, thresholds, beta, v_init, surrogate)
     return SpikingNetwork(encoder, body, num_steps, method, thresholds)
+
+
+def _has_blocks(model: nn.Module) -> bool:
+    """A split LAM's part, or a model holding a container that is not a Sequential."""
+    if isinstance(model, CheckedSequential):
+        return True
+    return any(
+        any(True for _ in m.children()) and not isinstance(m, nn.Sequential)
+        for m in model.modules()
+    )
 
 
 def _leaves(model: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:

@@ -1,0 +1,131 @@
+"""Hybrid conversion of on-board parts: residual CNNs spike throughout, ViTs where they can."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+import spikesat.models as models
+from spikesat.codecs import create as create_codec
+from spikesat.energy import count_ops
+from spikesat.snn import convert
+from spikesat.snn.hybrid import convert_onboard
+
+
+def _with_batchnorm_statistics(lam: nn.Module) -> nn.Module:
+    """Give every BatchNorm non-trivial running statistics and affine terms (eval mode)."""
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in lam.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                n = m.num_features
+                m.running_mean.copy_(0.2 * torch.rand(n, generator=gen) - 0.1)
+                m.running_var.copy_(0.5 + torch.rand(n, generator=gen))
+                m.weight.copy_(0.5 + torch.rand(n, generator=gen))
+                m.bias.copy_(0.1 * torch.rand(n, generator=gen))
+    return lam.eval()
+
+
+@pytest.fixture(scope="module")
+def resnet_part():
+    lam = _with_batchnorm_statistics(models.create("resnet9", seed=0))
+    x = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    return models.split(lam, at="layer3").onboard, x
+
+
+def test_the_rate_converges_to_the_ann_as_steps_grow(resnet_part) -> None:
+    part, x = resnet_part
+    with torch.no_grad():
+        ann = part(x)
+        errors = []
+        for steps in (8, 64):
+            snn = convert_onboard(part, x, num_steps=steps, method="max")
+            errors.append(float((snn(x) - ann).norm() / ann.norm()))
+    assert errors[1] < 0.5 * errors[0] and errors[1] < 0.3
+    again = snn(x)
+    torch.testing.assert_close(again, snn(x))  # no state leaks from one call to the next
+    pickle.dumps(snn)
+
+
+def test_layer_table_and_energy_count_the_input_stage_once(resnet_part) -> None:
+    part, x = resnet_part
+    snn = convert_onboard(part, x, num_steps=4)
+    table = snn.layer_table(x[:2])
+    convs = [r for r in table if r.kind == "Conv2d"]
+    assert convs[0].name == "stem.conv" and convs[0].role == "analog"
+    assert "analog image" in convs[0].reason
+    assert convs[1:] and all(r.role == "spiking" for r in convs[1:])
+    assert sum(r.role == "neuron" for r in table) == 8  # stem, 3 layer convs, 2 x 2 residual
+    ops = count_ops(snn, x[:1])
+    stem_macs = models.count_macs(part[0].conv, x[:1])
+    assert ops.macs == stem_macs  # the analog stem once per inference, the rest synaptic
+    assert ops.synops > 0 and ops.neuron_updates > 0
+
+
+def test_a_spiking_head_counts_only_its_encoder_as_macs() -> None:
+    """Synop counting runs convolutions of its own; they are not booked as MACs."""
+    head = nn.Sequential(
+        nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 4)
+    )
+    features = torch.randn(64, 16, generator=torch.Generator().manual_seed(0))
+    snn = convert(head, features, num_steps=4, method="max")
+    ops = count_ops(snn, features[:1])
+    assert ops.macs == 16 * 32
+
+
+def test_spikes_at_the_cut_are_a_lossless_payload(resnet_part) -> None:
+    _, x = resnet_part
+    lam = _with_batchnorm_statistics(models.create("resnet9", seed=0))
+    onboard = models.split(lam, at="layer2").onboard
+    snn = convert_onboard(onboard, x, num_steps=4)
+    spikes = snn.forward_spikes(x[:2])
+    assert spikes.shape == (4, 2, 128, 4, 4) and set(spikes.unique().tolist()) <= {0.0, 1.0}
+    theta = snn.thresholds["layer2.act"]
+    torch.testing.assert_close(spikes.mean(0) * theta, snn(x[:2]))
+    codec = create_codec("spikes", in_channels=128)
+    torch.testing.assert_close(codec.decompress(codec.compress(spikes)), spikes)
+    pooled = convert_onboard(models.split(lam, at="pool").onboard, x, num_steps=2)
+    with pytest.raises(ValueError, match="does not end in spiking neurons"):
+        pooled.forward_spikes(x[:2])
+
+
+def test_a_vit_keeps_gelu_layernorm_and_attention_analog() -> None:
+    lam = models.create("vit-micro-p8", seed=0).eval()
+    part = models.split(lam, at="blocks.1").onboard
+    x = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    with pytest.raises(ValueError, match="gelu='relu'"):
+        convert_onboard(part, x)
+    snn = convert_onboard(part, x, num_steps=4, gelu="relu")
+    roles = {r.name: r for r in snn.layer_table(x[:1])}
+    assert roles["blocks_0.mlp.fc2"].role == "spiking"
+    assert roles["blocks_0.attn.qkv"].role == "analog"
+    assert roles["blocks_0.norm1"].role == "analog-nonlinear"
+
+
+def test_bad_input_is_named(resnet_part) -> None:
+    part, x = resnet_part
+    with pytest.raises(ValueError, match="num_steps"):
+        convert_onboard(part, x, num_steps=0)
+    with pytest.raises(ValueError, match="unknown method"):
+        convert_onboard(part, x, method="nope")
+    with pytest.raises(ValueError, match="QCFS"):
+        convert_onboard(part, x, method="qcfs")
+    with pytest.raises(ValueError):
+        convert_onboard(part, torch.randn(4, 13, 32, 32))
+    silent = nn.Sequential(nn.Conv2d(3, 4, 1), nn.ReLU(), nn.Conv2d(4, 4, 1))
+    with torch.no_grad():
+        silent[0].weight.fill_(-1.0)
+        silent[0].bias.zero_()
+    with pytest.raises(ValueError, match="never fire"):
+        convert_onboard(silent, torch.rand(2, 3, 8, 8))
+
+
+def test_convert_takes_a_split_lams_onboard_part(resnet_part) -> None:
+    part, x = resnet_part
+    snn = convert(part, x, num_steps=4, method="max")
+    assert type(snn).__name__ == "HybridSNN" and snn(x).shape == part(x).shape
+    with pytest.raises(ValueError, match="QCFS"):
+        convert(part, x)  # the contract's default method needs QCFS activations
