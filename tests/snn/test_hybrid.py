@@ -10,9 +10,10 @@ from torch import nn
 
 import spikesat.models as models
 from spikesat.codecs import create as create_codec
-from spikesat.energy import count_ops
+from spikesat.energy import count_ops, energy_joules
 from spikesat.snn import convert
 from spikesat.snn.hybrid import convert_onboard
+from spikesat.snn.onboard_sweep import break_even_rate, sweep_onboard
 
 
 def _with_batchnorm_statistics(lam: nn.Module) -> nn.Module:
@@ -129,3 +130,27 @@ def test_convert_takes_a_split_lams_onboard_part(resnet_part) -> None:
     assert type(snn).__name__ == "HybridSNN" and snn(x).shape == part(x).shape
     with pytest.raises(ValueError, match="QCFS"):
         convert(part, x)  # the contract's default method needs QCFS activations
+
+
+def test_onboard_sweep_puts_the_int8_ann_beside_each_snn(resnet_part) -> None:
+    _, x = resnet_part
+    lam = _with_batchnorm_statistics(models.create("resnet9", seed=0))
+    labels = torch.arange(len(x)) % 10
+    rows = sweep_onboard(
+        lam, "layer2", x, x, labels, steps=(1, 2), methods=("max",), num_energy_examples=2
+    )
+    assert [r["model"] for r in rows] == ["ann-fp32", "ann-int8", "snn-max", "snn-max"]
+    assert all(0 <= r["accuracy"] <= 1 for r in rows)
+    assert rows[2]["analog_layers"] == ["stem.conv"] and rows[3]["synops"] > rows[2]["synops"]
+    assert set(rows[3]["break_even_rate"]) == {"loihi", "spinnaker2"}
+
+
+def test_break_even_rate_is_the_measured_rate_at_the_measured_energy(resnet_part) -> None:
+    part, x = resnet_part
+    snn = convert_onboard(part, x, num_steps=4, method="max")
+    ops = count_ops(snn, x[:1])
+    rate = ops.spike_rate
+    ops = ops.per_example()
+    measured = energy_joules(ops, "loihi").total_j
+    assert break_even_rate(ops, rate, "loihi", measured) == pytest.approx(rate)
+    assert break_even_rate(ops, rate, "loihi", 1e-15) == float("inf")

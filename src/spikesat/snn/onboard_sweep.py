@@ -1,0 +1,163 @@
+"""The on-board part of a LAM as an ANN (FP32, INT8) and as a hybrid SNN, side by side.
+
+:func:`sweep_onboard` splits a LAM, converts its on-board part with
+:func:`~spikesat.snn.convert_onboard` for each method and step count, and measures, on the
+same test images: accuracy of the whole model (the ANN remote part on the SNN's rate output),
+spike rate, synaptic ops, analog MACs and joules per profile (memory and neuron updates
+included). The INT8 ANN of the same part (FX post-training static quantisation) is always
+beside it, and each SNN row carries the **break-even spike rate**: the rate at which its
+joules on a profile would fall to a third of the INT8 ANN's on 45 nm (the issue's 3x goal),
+from its own per-layer breakdown (spike-driven energy scales with the rate; analog layers
+and neuron updates do not).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikesat.energy import count_ops, energy_joules, get_hardware
+from spikesat.snn.hybrid import convert_onboard
+from spikesat.snn.network import check_num_steps
+from spikesat.snn.sweep import accuracy
+
+NEUROMORPHIC = ("loihi", "spinnaker2")
+
+
+def int8_part(part: nn.Module, calibration: torch.Tensor) -> nn.Module:
+    """Post-training static INT8 quantisation of an on-board part (torch.ao FX graph mode).
+
+    Returns a module taking float images ``[B, C, H, W]`` and returning float features (CPU).
+    """
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    engines = torch.backends.quantized.supported_engines
+    engine = next((e for e in ("x86", "fbgemm", "qnnpack") if e in engines), None)
+    if engine is None:
+        raise RuntimeError(f"no quantised engine available (supported: {engines})")
+    torch.backends.quantized.engine = engine
+    model = copy.deepcopy(part).cpu().eval()
+    if isinstance(model, nn.Sequential):  # a split part checks its input: trace its stages
+        model = nn.Sequential(OrderedDict(model.named_children())).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prepared = prepare_fx(model, get_default_qconfig_mapping(engine), (calibration[:2],))
+        with torch.no_grad():
+            for start in range(0, len(calibration), 128):
+                prepared(calibration[start : start + 128])
+        return convert_fx(prepared)
+
+
+def break_even_rate(ops: Any, measured_rate: float, profile: str, target_j: float) -> float:
+    """The spike rate at which the SNN's joules on ``profile`` would equal ``target_j``.
+
+    Spike-driven layers (synaptic ops) scale with the rate; analog layers and neuron updates
+    do not. Returns ``inf`` when even silent spikes cannot get there (the fixed part alone is
+    above the target) and the measured rate when nothing is spike-driven.
+    """
+    breakdown = energy_joules(ops, profile)
+    spiking = {layer.name for layer in ops.per_layer if layer.synops > 0}
+    variable = sum(
+        r["compute_j"] + r["memory_j"] for r in breakdown.per_layer if r["name"] in spiking
+    )
+    fixed = breakdown.total_j - variable
+    if variable <= 0:
+        return measured_rate
+    if fixed >= target_j:
+        return float("inf")
+    return measured_rate * (target_j - fixed) / variable
+
+
+def sweep_onboard(
+    lam: nn.Module,
+    at: str,
+    calibration: torch.Tensor,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    steps: Sequence[int] = (1, 2, 4, 8, 16, 32),
+    methods: Sequence[str] = ("max", "percentile"),
+    hardware: Sequence[str] = ("cmos45nm-fp32", "cmos45nm-int8", "jetson-tx2nx", *NEUROMORPHIC),
+    num_energy_examples: int = 16,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """ANN FP32, ANN INT8 and hybrid-SNN rows for the on-board part of ``lam`` cut at ``at``.
+
+    Parameters
+    ----------
+    lam : nn.Module
+        A zoo LAM (trained).
+    at : str
+        The split point (:func:`spikesat.models.split_points`).
+    calibration : torch.Tensor
+        Images ``[N, C, H, W]`` for thresholds and INT8 ranges (training images).
+    test_images, test_labels : torch.Tensor
+        ``[M, C, H, W]`` and ``[M]``.
+    steps, methods, hardware
+        What to sweep and the profiles to price on.
+    num_energy_examples : int
+        Test images the op counts run on (per-example figures).
+    on_row : callable, optional
+        Called with each finished row.
+
+    Returns
+    -------
+    list of dict
+        ``model`` ("ann-fp32", "ann-int8", "snn-<method>"), ``split``, ``num_steps``,
+        ``accuracy``, ``spike_rate``, ``synops``, ``macs``, ``<profile>_j``, and for SNN rows
+        ``break_even_rate`` (profile -> rate for a third of the INT8 ANN's joules),
+        ``layer_rates`` and ``analog_layers``.
+    """
+    from spikesat.models import split
+
+    steps = [check_num_steps(t) for t in steps]
+    for name in hardware:
+        get_hardware(name)
+    sm = split(lam.eval(), at=at)
+    sample = test_images[:num_energy_examples]
+    rows: list[dict[str, Any]] = []
+
+    def emit(row: dict[str, Any]) -> None:
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
+    ann_ops = count_ops(sm.onboard, sample).per_example()
+    base = {"split": at, "num_steps": 0, "spike_rate": 0.0, "synops": 0, "macs": ann_ops.macs}
+    ann = {"model": "ann-fp32", **base, "accuracy": accuracy(sm, test_images, test_labels)}
+    ann.update({f"{p}_j": energy_joules(ann_ops, p).total_j for p in hardware})
+    emit(ann)
+    quantised = int8_part(sm.onboard, calibration)
+    int8_j = energy_joules(ann_ops, "cmos45nm-int8").total_j
+    int8_model = nn.Sequential(quantised, sm.remote)
+    int8 = {"model": "ann-int8", **base, "accuracy": accuracy(int8_model, test_images, test_labels)}
+    int8.update({f"{p}_j": None for p in hardware}, **{"cmos45nm-int8_j": int8_j})
+    emit(int8)
+    target = int8_j / 3.0
+    for method in methods:
+        snn = convert_onboard(sm.onboard, calibration, num_steps=steps[0], method=method)
+        analog = [r.name for r in snn.layer_table(sample[:1]) if r.role == "analog"]
+        for num_steps in steps:
+            snn.num_steps = num_steps
+            model = nn.Sequential(snn, sm.remote).eval()
+            acc = accuracy(model, test_images, test_labels, batch_size=128)
+            ops = count_ops(snn, sample)
+            rate = ops.spike_rate
+            ops = ops.per_example()
+            row = {"model": f"snn-{method}", "split": at, "num_steps": num_steps}
+            row.update(accuracy=acc, spike_rate=rate, synops=ops.synops, macs=ops.macs)
+            row.update({f"{p}_j": energy_joules(ops, p).total_j for p in hardware})
+            row["break_even_rate"] = {
+                p: break_even_rate(ops, rate, p, target) for p in hardware if p in NEUROMORPHIC
+            }
+            snn(sample)
+            row["layer_rates"] = snn.layer_spike_rates()
+            row["analog_layers"] = analog
+            emit(row)
+    return rows
