@@ -1,7 +1,7 @@
 """Train the reference LAM that ships with spikesat: ResNet-9 on EuroSAT RGB.
 
-The recipe is ``spikesat.train.specialists.SPECIALISTS["eurosat-rgb"]`` (why ResNet-9 and not
-ConvNeXt V2-Atto: that module's docstring): from scratch on the 70% train split of the seeded
+The recipe is ``spikesat.inference.specialists.SPECIALISTS["eurosat-rgb"]`` (why ResNet-9 and
+not ConvNeXt V2-Atto: that module's docstring): from scratch on the 70% train split of the seeded
 EuroSAT split (the val split is watched, the test split touched once at the end), ``resnet9``
 at width 32 on the native 64x64 pixels, an MLP head of 256; AdamW at peak lr 2e-3, weight
 decay 0.05, batch 128, 2 warm-up epochs then cosine to zero over 40; label smoothing 0.1,
@@ -33,9 +33,9 @@ def main() -> None:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
+    from spikesat.inference.specialists import specialist_splits, train_specialist
     from spikesat.models.pretrained import write_pretrained
     from spikesat.train import evaluate
-    from spikesat.train.specialists import specialist_splits, train_specialist
 
     splits = specialist_splits("eurosat-rgb", args.data_dir)
     lam, meta = train_specialist(

@@ -11,8 +11,8 @@ import spikesat.models as models
 from spikesat.data import band_adapter
 from spikesat.data.bands import BAND_SETS
 from spikesat.data.sources import Splits
-from spikesat.train import specialists
-from spikesat.train.specialists import (
+from spikesat.inference import specialists
+from spikesat.inference.specialists import (
     CLOUD_COVER_CLASSES,
     cloud_cover_class,
     inflate_stem,
