@@ -11,7 +11,7 @@ from torch import nn
 import spikesat.models as models
 from spikesat.codecs import create as create_codec
 from spikesat.energy import count_ops, energy_joules
-from spikesat.snn import convert
+from spikesat.snn import convert, finetune_onboard
 from spikesat.snn.hybrid import convert_onboard
 from spikesat.snn.onboard_sweep import break_even_rate, sweep_onboard
 
@@ -154,3 +154,24 @@ def test_break_even_rate_is_the_measured_rate_at_the_measured_energy(resnet_part
     measured = energy_joules(ops, "loihi").total_j
     assert break_even_rate(ops, rate, "loihi", measured) == pytest.approx(rate)
     assert break_even_rate(ops, rate, "loihi", 1e-15) == float("inf")
+
+
+def test_the_spike_rate_loss_lowers_the_spike_rate(resnet_part) -> None:
+    _, x = resnet_part
+    lam = _with_batchnorm_statistics(models.create("resnet9", seed=0))
+    sm = models.split(lam, at="layer2")
+    labels = torch.arange(len(x)) % 10
+    rates = {}
+    for weight in (0.0, 20.0):
+        snn = convert_onboard(sm.onboard, x, num_steps=2, method="max")
+        history = finetune_onboard(
+            snn, sm.remote, (x, labels), num_steps=2, rate_weight=weight, epochs=3, lr=1e-3,
+            batch_size=4,
+        )  # fmt: skip
+        assert len(history) == 3 and all(h["loss"] > 0 for h in history)
+        snn(x)
+        rates[weight] = snn.spike_rate
+    assert rates[20.0] < 0.8 * rates[0.0]
+    assert all(p.requires_grad is False for p in sm.remote.parameters())
+    with pytest.raises(ValueError, match="rate_weight"):
+        finetune_onboard(snn, sm.remote, (x, labels), num_steps=2, rate_weight=-1.0)

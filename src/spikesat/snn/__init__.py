@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from spikesat.snn.convert import METHODS, SUPPORTED_LAYERS, convert
 from spikesat.snn.features import SplitFeatures, lam_features
-from spikesat.snn.finetune import finetune
+from spikesat.snn.finetune import finetune, finetune_onboard
 from spikesat.snn.heads import head_energy, int8_head, spiking_head, task_head_of
 from spikesat.snn.hybrid import HybridSNN, LayerRole, convert_onboard
 from spikesat.snn.network import SpikingNetwork
@@ -31,6 +31,7 @@ __all__ = [
     "convert_onboard",
     "export_nir",
     "finetune",
+    "finetune_onboard",
     "head_energy",
     "int8_head",
     "lam_features",

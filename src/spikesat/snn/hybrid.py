@@ -62,14 +62,20 @@ class ScaledIF(nn.Module):
             raise ValueError(f"threshold must be > 0, got {theta!r}")
         self.theta = float(theta)
         self.neuron = IFNeuron(1.0, v_init=v_init, surrogate=surrogate)
+        self.spike_total: torch.Tensor | None = None
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
-        return self.neuron(current / self.theta) * self.theta
+        spikes = self.neuron(current / self.theta)
+        if self.training:  # the differentiable spike count, for a spike-rate loss
+            total = spikes.sum()
+            self.spike_total = total if self.spike_total is None else self.spike_total + total
+        return spikes * self.theta
 
     def reset_state(self) -> None:
         """Forget the membranes and zero the spike counters (a new inference)."""
         self.neuron.reset()
         self.neuron.reset_counts()
+        self.spike_total = None
 
     def extra_repr(self) -> str:
         return f"theta={self.theta:.4g}"
@@ -193,13 +199,25 @@ class HybridSNN(nn.Module):
         """Images ``[B, C, H, W]`` -> the part's output averaged over the steps."""
         return self.forward_steps(x).mean(0)
 
+    def rate_loss(self) -> torch.Tensor:
+        """Spikes per neuron per step of the last training-mode call, differentiable through
+        the surrogate gradient (the driver of the synaptic-op count)."""
+        totals = [m.spike_total for m in self.neurons().values() if m.spike_total is not None]
+        if not totals:
+            raise RuntimeError("rate_loss needs a forward call in training mode first")
+        updates = sum(self.last_updates.values())
+        return torch.stack(totals).sum() / max(updates, 1)
+
     def forward_steps(self, x: torch.Tensor) -> torch.Tensor:
         """The part's output at every step ``[num_steps, B, ...]``."""
         self._reset()
         steps = [self.part(x) for _ in range(self.num_steps)]
         spikes = {n: m.neuron.num_spikes for n, m in self.neurons().items()}
         updates = {n: m.neuron.num_updates for n, m in self.neurons().items()}
+        totals = {n: m.spike_total for n, m in self.neurons().items()}
         self._reset()  # drop the state tensors: the module pickles cleanly
+        for name, neuron in self.neurons().items():
+            neuron.spike_total = totals[name]  # kept for rate_loss (None in eval mode)
         self.last_spikes, self.last_updates = spikes, updates
         return torch.stack(steps)
 
