@@ -41,7 +41,7 @@ from spikesat._checks import expected_input_shape
 from spikesat.models.split import CheckedSequential
 from spikesat.snn.batches import calibration_tensors
 from spikesat.snn.calibration import activation_scales
-from spikesat.snn.hybrid import HybridSNN, convert_onboard
+from spikesat.snn.hybrid import HybridSNN, convert_onboard, fold_batchnorm_into
 from spikesat.snn.network import SpikingNetwork, check_num_steps
 from spikesat.snn.neurons import IFNeuron
 from spikesat.snn.qcfs import QCFS
@@ -225,17 +225,7 @@ def _fold_batchnorm(layers: list[tuple[str, nn.Module]]) -> list[tuple[str, nn.M
             raise TypeError(
                 f"BatchNorm {name!r} must follow a Linear or Conv layer to be folded into it"
             )
-        weighted = out[-1][1]
-        with torch.no_grad():
-            std = torch.sqrt(module.running_var + module.eps)
-            gamma = module.weight if module.affine else torch.ones_like(std)
-            shift = module.bias if module.affine else torch.zeros_like(std)
-            scale = gamma / std
-            shape = (-1,) + (1,) * (weighted.weight.dim() - 1)
-            weighted.weight.mul_(scale.reshape(shape))
-            bias = weighted.bias if weighted.bias is not None else torch.zeros_like(std)
-            new_bias = (bias - module.running_mean) * scale + shift
-            weighted.bias = nn.Parameter(new_bias)
+        fold_batchnorm_into(out[-1][1], module)
     return out
 
 

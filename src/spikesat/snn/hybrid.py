@@ -394,6 +394,18 @@ def _set_submodule(root: nn.Module, name: str, module: nn.Module) -> None:
 
 
 @torch.no_grad()
+def fold_batchnorm_into(layer: nn.Module, norm: nn.Module) -> None:
+    """Fold the eval-mode BatchNorm ``norm`` into the Linear/Conv ``layer`` before it, in place."""
+    std = torch.sqrt(norm.running_var + norm.eps)
+    gamma = norm.weight if norm.affine else torch.ones_like(std)
+    shift = norm.bias if norm.affine else torch.zeros_like(std)
+    scale = gamma / std
+    layer.weight.mul_(scale.reshape((-1,) + (1,) * (layer.weight.dim() - 1)))
+    bias = layer.bias if layer.bias is not None else torch.zeros_like(std)
+    layer.bias = nn.Parameter((bias - norm.running_mean) * scale + shift)
+
+
+@torch.no_grad()
 def _fold_batchnorms(model: nn.Module, sample: torch.Tensor) -> None:
     """Fold each BatchNorm whose input is a Linear/Conv output into that layer, in place."""
     producers: dict[int, nn.Module] = {}
@@ -413,13 +425,7 @@ def _fold_batchnorms(model: nn.Module, sample: torch.Tensor) -> None:
         for handle in handles:
             handle.remove()
     for name, layer, norm in pairs:
-        std = torch.sqrt(norm.running_var + norm.eps)
-        gamma = norm.weight if norm.affine else torch.ones_like(std)
-        shift = norm.bias if norm.affine else torch.zeros_like(std)
-        scale = gamma / std
-        layer.weight.mul_(scale.reshape((-1,) + (1,) * (layer.weight.dim() - 1)))
-        bias = layer.bias if layer.bias is not None else torch.zeros_like(std)
-        layer.bias = nn.Parameter((bias - norm.running_mean) * scale + shift)
+        fold_batchnorm_into(layer, norm)
         _set_submodule(model, name, nn.Identity())
     after = model(sample)
     if not torch.allclose(before, after, rtol=1e-3, atol=1e-4 * float(before.abs().max())):
