@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import headline, write_results
 from spikesat.energy import count_ops, energy_joules, list_hardware
+from spikesat.models import list_models
 from spikesat.snn import accuracy, lam_features, sweep_num_steps, task_head_of
 
 STEPS = (1, 2, 4, 8, 16, 32)
@@ -86,7 +87,12 @@ def spikingjelly_rows(head, train_x, test_x, test_y, steps, profiles, num_energy
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="synthetic scenes, small run")
-    parser.add_argument("--epochs", type=int, default=6, help="LAM training epochs")
+    parser.add_argument(
+        "--model", default="resnet9", help="the LAM: shipped weights where it has them"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=6, help="LAM training epochs (a LAM without shipped weights)"
+    )
     parser.add_argument("--qcfs-epochs", type=int, default=30)
     parser.add_argument("--num-levels", type=int, default=4)
     parser.add_argument("--energy-examples", type=int, default=512)
@@ -94,11 +100,15 @@ def main() -> None:
     args = parser.parse_args()
     started = time.time()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    shipped = not args.quick and args.model in list_models(pretrained=True)
     if args.quick:
         data = lam_features("synthetic", num_samples=600, image_size=32, epochs=2, progress=False)
         steps, name = (1, 4), "snn_quick"
     else:
-        data = lam_features("eurosat", num_samples=27000, epochs=args.epochs, progress=False)
+        data = lam_features(
+            "eurosat", model=args.model, num_samples=27000, epochs=args.epochs, progress=False,
+            pretrained=shipped,
+        )  # fmt: skip
         steps, name = STEPS, "snn"
     profiles = list_hardware()
     head = task_head_of(data.lam).eval()
@@ -163,8 +173,14 @@ def main() -> None:
     }
     text = "\n".join(f"- {line}" for line in notes["lines"])
     method_notes = (
-        "\n\nMethod: the LAM (vit-micro-p8) is trained on the EuroSAT RGB train split (70 %) with "
-        "spikesat.train.fit; features are its pooled split features (lam.forward_features). "
+        f"\n\nMethod: the LAM ({data.lam.name}) "
+        + (
+            "is the shipped reference LAM (models.create(..., pretrained=True), trained on the "
+            "EuroSAT RGB train split by scripts/train_reference_lam.py)"
+            if shipped
+            else "is trained on the EuroSAT RGB train split (70 %) with spikesat.train.fit"
+        )
+        + "; features are its pooled split features (lam.forward_features). "
         "Calibration / QCFS training use the train features, accuracy the whole test split (20 %)"
         f", energy the first {args.energy_examples} test features (per inference). INT8 accuracy "
         "is from PyTorch static quantisation; its energy is the FP32 head's op count priced on "

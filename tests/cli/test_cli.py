@@ -33,10 +33,17 @@ def test_demo_runs_every_stage_and_caches_its_model() -> None:
         "energy",
         "federated",
         "services",
+        "specialists",
     ]
     summary = first["summary"]
-    assert "landcover" in first["stages"][-1]["result"], first["stages"][-1]
-    assert "MILP placement downlinks" in first["stages"][-1]["result"], first["stages"][-1]
+    services = first["stages"][-2]["result"]
+    assert "landcover" in services and "MILP placement downlinks" in services, services
+    # The shipped reference LAM joins the demo LAM; pruning to one specialist removes the
+    # other's MACs.
+    specialists = summary["specialists"]
+    assert specialists["reference_test_accuracy"] >= 0.97
+    assert len(specialists["kept"]) == 1
+    assert specialists["macs_pruned"] < specialists["macs_full"]
     json.dumps(summary)  # JSON-ready
     # The split is exact, so split inference scores exactly what the whole model scores.
     assert summary["accuracy"] == summary["accuracy_whole_model"]

@@ -186,5 +186,7 @@ def test_demo_on_a_folder(bands5: Path) -> None:
     assert "JPEG" not in codec_row["result"]  # five bands: no JPEG comparison
     federated_row = next(r for r in result["stages"] if r["stage"] == "federated")
     assert federated_row["result"].startswith("skipped:")  # too few scenes for 50 satellites
+    specialists_row = next(r for r in result["stages"] if r["stage"] == "specialists")
+    assert specialists_row["result"].startswith("skipped:")  # the reference LAM reads RGB
     help_text = runner.invoke(app, ["demo", "--help"]).output
     assert "--data-dir" in help_text

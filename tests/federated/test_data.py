@@ -74,3 +74,17 @@ def test_unknown_names_and_unreachable_satellites(small_data) -> None:
     assert polar.plan.sat_names[0] in str(info.value)
     with pytest.raises(ValueError, match="20 satellites"):
         federate("fedavg-ground", network=polar, data=small_data, rounds=1)
+
+
+
+def test_one_plane_subset_is_plane_zero_of_the_shell() -> None:
+    from spikesat.federated.simulation import _subset
+    from spikesat.orbits import preset
+
+    shell = preset("research-5x10")  # phasing F = 1: a lone plane must take F = 0
+    one = _subset(shell, 10)
+    plane0 = shell.planes == 0
+    assert one.num_sats == 10 and one.num_planes == 1
+    np.testing.assert_allclose(one.raan_rad, shell.raan_rad[plane0])
+    np.testing.assert_allclose(one.u0_rad, shell.u0_rad[plane0])
+    assert build_network(shell, "default", horizon_h=1.0, step_s=300.0, num_sats=10)

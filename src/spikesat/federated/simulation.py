@@ -348,10 +348,12 @@ def _subset(constellation: Any, num_sats: int) -> Any:
         )
     per_plane = constellation.num_sats // constellation.num_planes
     num_planes = max(1, min(constellation.num_planes, round(num_sats / per_plane)))
+    # One plane has no inter-plane phasing (Walker requires F in [0, P - 1]); it is then
+    # exactly plane 0 of the shell.
     return walker_delta(
         per_plane * num_planes,
         num_planes,
-        constellation.phasing,
+        constellation.phasing if num_planes > 1 else 0,
         altitude_km=constellation.altitude_km,
         inclination_deg=constellation.inclination_deg,
         epoch=constellation.epoch,

@@ -2,8 +2,9 @@
 
 The spiking heads sit on the features a LAM's on-board part produces (``lam.forward_features``,
 ``[N, D]`` pooled). :func:`lam_features` trains the LAM with :func:`spikesat.train.fit` on a
-registered data source (:func:`spikesat.data.list_sources`), or loads the checkpoint a previous
-run cached, and returns the features of a train and a test split.
+registered data source (:func:`spikesat.data.list_sources`), loads the checkpoint a previous
+run cached, or takes a model's shipped weights (``pretrained=True``), and returns the features
+of a train and a test split.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from pathlib import Path
 import torch
 
 from spikesat.data import load_source
-from spikesat.models import LAM, cache_dir, create, load_checkpoint, save_checkpoint
+from spikesat.models import (
+    LAM,
+    cache_dir,
+    create,
+    load_checkpoint,
+    pretrained_info,
+    save_checkpoint,
+)
+from spikesat.models.pretrained import WEIGHTS_DIR
 from spikesat.train import TrainConfig, fit
 
 
@@ -52,6 +61,7 @@ def lam_features(
     use_cache: bool = True,
     progress: bool = True,
     data_dir: str | Path | None = None,
+    pretrained: bool = False,
 ) -> SplitFeatures:
     """Train (or load) a LAM and compute its pooled features on a train and a test split.
 
@@ -78,6 +88,15 @@ def lam_features(
         Show rich progress bars.
     data_dir : path, optional
         The data's folder (see :func:`spikesat.data.load_source`); None for synthetic scenes.
+    pretrained : bool
+        Use the weights ``model`` ships with (:func:`spikesat.models.pretrained_info`) instead
+        of training; ``epochs`` and ``use_cache`` are then unused.
+
+    Raises
+    ------
+    ValueError
+        ``num_samples`` below 20, or ``pretrained`` for a model that ships no weights or whose
+        weights read other bands or classes than ``dataset``.
     """
     if not isinstance(num_samples, int) or num_samples < 20:
         raise ValueError(f"num_samples must be an integer >= 20, got {num_samples!r}")
@@ -90,7 +109,9 @@ def lam_features(
     train, test = splits.train, splits.test
     tag = f"snn-{model}-{splits.name}-n{num_samples}-s{image_size}-e{epochs}-seed{seed}.pt"
     path = cache_dir() / tag
-    if use_cache and path.is_file():
+    if pretrained:
+        lam, path = _shipped(model, splits.in_chans, len(splits.classes))
+    elif use_cache and path.is_file():
         lam, _ = load_checkpoint(path)
     else:
         size = {"img_size": image_size} if model.startswith("vit") else {}
@@ -114,6 +135,19 @@ def lam_features(
         test_labels=test[1],
         checkpoint=path,
     )
+
+
+def _shipped(model: str, in_chans: int, num_classes: int) -> tuple[LAM, Path]:
+    """The shipped weights of ``model`` and their file, checked against the data."""
+    info = pretrained_info(model)
+    config = info["config"]
+    if (config["in_chans"], config["num_classes"]) != (in_chans, num_classes):
+        raise ValueError(
+            f"the shipped {model} reads {config['in_chans']} bands and answers "
+            f"{config['num_classes']} classes, the data has {in_chans} bands and {num_classes} "
+            f"classes: use dataset='eurosat' (RGB) or train one with pretrained=False"
+        )
+    return create(model, pretrained=True), WEIGHTS_DIR / info["file"]
 
 
 def _features(lam: LAM, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:

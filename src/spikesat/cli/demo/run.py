@@ -17,6 +17,7 @@ from spikesat.cli.demo.lam import (
     demo_lam,
     in_batches,
 )
+from spikesat.cli.demo.specialists import specialists_stage
 from spikesat.cli.demo.stages import (
     codec_stage,
     energy_stage,
@@ -43,7 +44,8 @@ def run_demo(
     Stages: data -> LAM -> split -> remote inference -> orbit (next pass of the capturing
     satellite) -> link (downlink SNR and MODCOD over its passes) -> codec (a trained factorized
     codec's bytes over that link, against JPEG) -> spiking head -> energy per inference ->
-    federated fine-tuning rounds over the constellation -> multi-task services.
+    federated fine-tuning rounds over the constellation -> multi-task services -> specialists
+    (the shipped reference LAM and the demo LAM fused by a gate, then pruned).
 
     Parameters
     ----------
@@ -145,6 +147,8 @@ def run_demo(
     stages.append(federated_row)
     services_row, services = services_stage(source, data_dir, seed, progress)
     stages.append(services_row)
+    specialists_row, specialists = specialists_stage(lam, splits, seed, progress)
+    stages.append(specialists_row)
     return {
         "stages": stages,
         "summary": {
@@ -162,6 +166,7 @@ def run_demo(
             "energy": energy,
             "federated": federated,
             "services": services,
+            "specialists": specialists,
             "wall_time_s": round(time.time() - began, 1),
         },
     }
