@@ -296,7 +296,8 @@ def main() -> None:
     )  # fmt: skip
     rgb_sweep, rgb_full = sweep_k("EuroSAT RGB", rgb_nets, {}, rgb, epochs, args.seed)
     to_rgb = {name: band_adapter("s2-l1c", "rgb") for name in ("eurosat-rgb", "cloud")}
-    ms_sweep, _ = sweep_k("EuroSAT MS", nets, to_rgb, data["eurosat-ms"], 10 * epochs, args.seed)
+    ms_epochs = 2 if args.quick else 10 * epochs  # 189 MS training scenes: more passes
+    ms_sweep, _ = sweep_k("EuroSAT MS", nets, to_rgb, data["eurosat-ms"], ms_epochs, args.seed)
     sweeps = {"EuroSAT RGB": rgb_sweep, "EuroSAT MS": ms_sweep}
     fed_net, records["cloud-fedisl"] = federated_specialist(args, data["cloud"])
     joined = integrate(rgb_full, "cloud-fedisl", fed_net, rgb, epochs, args.seed)

@@ -76,7 +76,6 @@ def test_unknown_names_and_unreachable_satellites(small_data) -> None:
         federate("fedavg-ground", network=polar, data=small_data, rounds=1)
 
 
-
 def test_one_plane_subset_is_plane_zero_of_the_shell() -> None:
     from spikesat.federated.simulation import _subset
     from spikesat.orbits import preset

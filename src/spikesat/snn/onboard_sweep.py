@@ -86,6 +86,7 @@ def sweep_onboard(
     hardware: Sequence[str] = ("cmos45nm-fp32", "cmos45nm-int8", "jetson-tx2nx", *NEUROMORPHIC),
     num_energy_examples: int = 16,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    gelu: str = "analog",
 ) -> list[dict[str, Any]]:
     """ANN FP32, ANN INT8 and hybrid-SNN rows for the on-board part of ``lam`` cut at ``at``.
 
@@ -105,6 +106,8 @@ def sweep_onboard(
         Test images the op counts run on (per-example figures).
     on_row : callable, optional
         Called with each finished row.
+    gelu : {"analog", "relu"}
+        GELUs stay analog, or spike as ReLUs (:func:`spikesat.snn.convert_onboard`).
 
     Returns
     -------
@@ -141,7 +144,7 @@ def sweep_onboard(
     emit(int8)
     target = int8_j / 3.0
     for method in methods:
-        snn = convert_onboard(sm.onboard, calibration, num_steps=steps[0], method=method)
+        snn = convert_onboard(sm.onboard, calibration, num_steps=steps[0], method=method, gelu=gelu)
         analog = [r.name for r in snn.layer_table(sample[:1]) if r.role == "analog"]
         for num_steps in steps:
             snn.num_steps = num_steps

@@ -18,6 +18,7 @@ from spikesat.cli.demo.lam import (
     in_batches,
 )
 from spikesat.cli.demo.specialists import specialists_stage
+from spikesat.cli.demo.spiking_onboard import snn_onboard_stage
 from spikesat.cli.demo.stages import (
     codec_stage,
     energy_stage,
@@ -43,9 +44,10 @@ def run_demo(
 
     Stages: data -> LAM -> split -> remote inference -> orbit (next pass of the capturing
     satellite) -> link (downlink SNR and MODCOD over its passes) -> codec (a trained factorized
-    codec's bytes over that link, against JPEG) -> spiking head -> energy per inference ->
-    federated fine-tuning rounds over the constellation -> multi-task services -> specialists
-    (the shipped reference LAM and the demo LAM fused by a gate, then pruned).
+    codec's bytes over that link, against JPEG) -> spiking head -> spiking on-board part (a
+    hybrid SNN against its INT8 ANN) -> energy per inference -> federated fine-tuning rounds
+    over the constellation -> multi-task services -> specialists (the shipped reference LAM and
+    the demo LAM fused by a gate, then pruned).
 
     Parameters
     ----------
@@ -141,6 +143,8 @@ def run_demo(
     stages.append(codec_row)
     snn_row, spiking = snn_stage(lam, splits.train, splits.test, meta["checkpoint"], seed)
     stages.append(snn_row)
+    onboard_row, spiking_onboard = snn_onboard_stage(lam, DEMO_SPLIT_AT, splits.train, splits.test)
+    stages.append(onboard_row)
     energy_row, energy = energy_stage(sm.onboard, test_images[:1], coded["bytes_per_image"], state)
     stages.append(energy_row)
     federated_row, federated = federated_stage(lam, splits, seed)
@@ -163,6 +167,7 @@ def run_demo(
             "link": link,
             "codec": {**coded, "cached": codec_meta["cached"]},
             "snn": spiking,
+            "snn_onboard": spiking_onboard,
             "energy": energy,
             "federated": federated,
             "services": services,
