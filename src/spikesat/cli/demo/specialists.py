@@ -19,6 +19,8 @@ from torch import nn
 from torchvision.transforms import Normalize
 
 DEMO_ENSEMBLE_EPOCHS = 2
+DEMO_ENSEMBLE_TRAIN = 1000
+"""Training scenes the gate and head fit on (a linear head: a thousand scenes suffice)."""
 
 
 def renormalize(
@@ -63,7 +65,8 @@ def specialists_stage(
         epochs=DEMO_ENSEMBLE_EPOCHS, batch_size=128, lr=3e-3, weight_decay=0.0,
         warmup_epochs=0.0, label_smoothing=0.0, augment=False, seed=seed,
     )  # fmt: skip
-    fit(ens, splits.train, config=config, parameters=list(ens.trainable_parameters()),
+    train = tuple(part[:DEMO_ENSEMBLE_TRAIN] for part in splits.train)
+    fit(ens, train, config=config, parameters=list(ens.trainable_parameters()),
         progress=progress)  # fmt: skip
     full = evaluate(ens, splits.test)
     one = splits.test[0][:1]
@@ -71,7 +74,7 @@ def specialists_stage(
     masked = copy.deepcopy(ens)
     masked.set_k(1)
     fit(
-        masked, splits.train, config=config, parameters=list(masked.trainable_parameters()),
+        masked, train, config=config, parameters=list(masked.trainable_parameters()),
         progress=progress,
     )  # fmt: skip
     pruned = masked.prune()
