@@ -76,7 +76,8 @@ def _args() -> argparse.Namespace:
     if args.quick:
         args.num_train, args.num_test, args.epochs, args.lam_epochs = 400, 100, 1, 1
         args.throughput_examples = 32
-        args.lambdas, args.qualities, args.splits = "0.003", "20,70", "blocks.3"
+        args.lambdas, args.qualities = "0.003", "20,70"
+        args.splits = args.splits.split(",")[-1]  # the deepest split only
     return args
 
 
@@ -253,7 +254,7 @@ def main() -> None:
         split = models.split(lam, at=at)
         feats = _batched(split.onboard, images)
         tr_feats = _batched(split.onboard, tr_images)
-        channels = feats.shape[-1]
+        channels = feats.shape[-1] if feats.dim() == 3 else feats.shape[1]  # tokens or maps
         for name, kwargs in (
             ("float32", {}),
             ("float16", {}),
@@ -323,7 +324,7 @@ def main() -> None:
     num_symbols = round(8 * chosen_row["bytes_per_example"] / efficiency)
     jscc = create(
         "deepjscc",
-        feats.shape[-1],
+        channels,
         feature_shape=tuple(feats.shape[1:]),
         num_symbols=num_symbols,
         snr_range_db=(-6.0, 14.0),
