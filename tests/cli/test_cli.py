@@ -39,12 +39,12 @@ def test_demo_runs_every_stage_and_caches_its_model() -> None:
     summary = first["summary"]
     services = first["stages"][-2]["result"]
     assert "landcover" in services and "MILP placement downlinks" in services, services
-    # The shipped reference LAM joins the demo LAM; pruning to one specialist removes the
-    # other's MACs.
     # The on-board part as a hybrid SNN: analog layers named, priced against its INT8 ANN.
     onboard = summary["snn_onboard"]
     assert onboard["analog_layers"] and 0.0 < onboard["spike_rate"] < 1.0
     assert onboard["snn_loihi_j"] > 0 and onboard["ann_int8_j"] > 0
+    # The shipped reference LAM joins the demo LAM; pruning to one specialist removes the
+    # other's MACs.
     specialists = summary["specialists"]
     assert specialists["reference_test_accuracy"] >= 0.97
     assert len(specialists["kept"]) == 1

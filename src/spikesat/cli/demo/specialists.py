@@ -57,10 +57,12 @@ def specialists_stage(
     to_reference = renormalize(
         (splits.pixel_mean, splits.pixel_std), (info["pixel_mean"], info["pixel_std"])
     )
-    ens = models.ensemble(
-        nets, num_classes=len(splits.classes), sample=splits.train[0][:2],
-        adapters={"eurosat-rgb": to_reference},
-    )  # fmt: skip
+    with torch.random.fork_rng():  # a seeded gate and head, the global RNG untouched
+        torch.manual_seed(seed)
+        ens = models.ensemble(
+            nets, num_classes=len(splits.classes), sample=splits.train[0][:2],
+            adapters={"eurosat-rgb": to_reference},
+        )  # fmt: skip
     config = TrainConfig(
         epochs=DEMO_ENSEMBLE_EPOCHS, batch_size=128, lr=3e-3, weight_decay=0.0,
         warmup_epochs=0.0, label_smoothing=0.0, augment=False, seed=seed,
