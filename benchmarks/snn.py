@@ -25,63 +25,19 @@ import argparse
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import torch
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import headline, write_results
-from spikesat.energy import count_ops, energy_joules, list_hardware
+from _spikingjelly import spikingjelly_rows
+from spikesat.energy import list_hardware
 from spikesat.models import list_models
-from spikesat.snn import accuracy, lam_features, sweep_num_steps, task_head_of
+from spikesat.snn import lam_features, sweep_num_steps, task_head_of
 
 STEPS = (1, 2, 4, 8, 16, 32)
-
-
-class SpikingJellyRunner(nn.Module):
-    """Run a SpikingJelly single-step network for ``num_steps`` and average its output."""
-
-    def __init__(self, net: nn.Module, num_steps: int) -> None:
-        super().__init__()
-        self.net = net
-        self.num_steps = num_steps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from spikingjelly.activation_based import functional
-
-        functional.reset_net(self.net)
-        total = sum(self.net(x) for _ in range(self.num_steps))
-        functional.reset_net(self.net)
-        return total / self.num_steps
-
-
-def spikingjelly_rows(head, train_x, test_x, test_y, steps, profiles, num_energy_examples):
-    """Rows for SpikingJelly's ann2snn RateCodingRecipe on the same head and features."""
-    from spikingjelly.activation_based.ann2snn import Converter, RateCodingRecipe
-
-    rows = []
-    loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(train_x, torch.zeros(len(train_x))), batch_size=256
-    )
-    sample = test_x[:num_energy_examples]
-    for mode in ("Max", "99.9%"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            net = Converter(RateCodingRecipe(loader, mode=mode)).convert(head).eval()
-        for num_steps in steps:
-            runner = SpikingJellyRunner(net, num_steps).eval()
-            acc = accuracy(runner, test_x, test_y)
-            ops = count_ops(runner, sample)
-            rate = ops.spike_rate
-            ops = ops.per_example()
-            row = {"model": f"spikingjelly-{mode.lower()}", "num_steps": num_steps}
-            row.update(accuracy=acc, spike_rate=rate, synops=ops.synops, macs=ops.macs)
-            row.update({f"{p}_j": energy_joules(ops, p).total_j for p in profiles})
-            rows.append(row)
-    return rows
 
 
 def main() -> None:
@@ -135,7 +91,7 @@ def main() -> None:
         data.test_labels,
         steps,
         profiles,
-        args.energy_examples,
+        data.test_features[: args.energy_examples],
     )
     spikingjelly_s = time.time() - t0
     notes = goals(rows, steps)

@@ -1,22 +1,38 @@
-"""The on-board part of the reference LAM as a spiking network: accuracy, spikes and joules
-against the FP32 and INT8 ANN of the same part, on EuroSAT RGB.
+"""The on-board part of the reference LAM as a spiking network: accuracy, spikes, joules and
+the spikes as the transmitted payload, against the FP32 and INT8 ANN of the same part and
+SpikingJelly, on EuroSAT RGB.
 
 The reference LAM (``resnet9``, shipped, ``models.create("resnet9", pretrained=True)``) is cut
-at each split point; its on-board part is converted whole with ``snn.convert_onboard``
+at each split point and its on-board part converted whole with ``snn.convert_onboard``
 (BatchNorm folded, every ReLU an integrate-and-fire layer, rate-gated max-pools, the analog
-input convolution once per inference) with "max" and "percentile" (99.9%) thresholds from
-training images, for T in {1, 2, 4, 8, 16, 32}. The ANN remote part answers on the SNN's rate
-output. Per row: accuracy on the test images, spike rate, synaptic ops, analog MACs and
-joules per inference (``energy.count_ops`` + ``energy_joules``: memory traffic and neuron
-updates included) on 45 nm FP32 / INT8, Jetson TX2 NX, Loihi and SpiNNaker 2; the INT8 ANN
-(FX post-training quantisation) of the same part beside it, and each SNN row's break-even
-spike rate: the rate at which it would spend a third of the INT8 ANN's joules.
+input convolution once per inference). The ANN remote part answers on the SNN's rate output.
+Rows per split, for T in {1, 2, 4, 8, 16, 32}:
+
+* ``ann-fp32`` / ``ann-int8``: the part as it is, and FX post-training INT8;
+* ``snn-max`` / ``snn-percentile``: thresholds from 512 training images' activations;
+* ``snn-qcfs``: the LAM fine-tuned with QCFS activations (L quantisation levels,
+  ``snn.replace_relu_with_qcfs`` + ``snn.train_qcfs`` on training images; its own FP32 / INT8
+  rows are ``ann-qcfs-fp32`` / ``ann-qcfs-int8``), converted with its learned thresholds;
+* ``snn-qcfs-ft-r<w>``: that SNN fine-tuned at T = ``--ft-steps`` with surrogate gradients and
+  a spike-rate loss of weight ``w`` (``snn.finetune_onboard``), the accuracy-energy curve;
+* ``spikingjelly-max`` / ``spikingjelly-99.9%``: SpikingJelly's ``ann2snn`` Converter on the
+  same part (the peer);
+* ``codec-factorized``: the learned feature codec (CompressAI factorized prior, trained at the
+  split for the remote part) on the ANN's features, the payload the spikes compete with.
+
+Per SNN row: accuracy on the test images, spike rate, synaptic ops, analog MACs, joules per
+inference (``energy.count_ops`` + ``energy_joules``: memory traffic and neuron updates
+included) on 45 nm FP32 / INT8, Jetson TX2 NX, Loihi and SpiNNaker 2, the break-even spike rate
+(at which it would spend a third of the INT8 ANN's joules), and for spikesat's SNNs the spike
+payload: the spikes at the cut coded losslessly by ``codecs.create("spikes", C)`` (wire bytes
+per image), against the cheapest learned-codec point at least as accurate.
 
 Goals (issue 19): <= 1 point below the ANN at T <= 4; >= 3x fewer joules than the INT8 ANN of
-the same part on a neuromorphic profile, or the spike rate each setting would need.
+the same part on a neuromorphic profile, or the spike rate each setting would need; the spike
+payload within 2x the bytes of the learned codec at equal accuracy.
 
 Run: ``python benchmarks/snn_onboard.py`` or ``--quick`` (64 test images, T in {1, 4}, one
-split and method: a smoke run, not a result).
+split, short training: a smoke run, not a result).
 """
 
 from __future__ import annotations
@@ -25,14 +41,18 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import spikesat.models as models
 from _report import RESULTS_DIR, headline, write_results
+from _spikingjelly import spikingjelly_rows
+from spikesat.codecs import CodecTrainConfig, evaluate_codec, train_lambda_sweep
 from spikesat.data import eurosat
-from spikesat.snn.onboard_sweep import NEUROMORPHIC, sweep_onboard
+from spikesat.snn import convert_onboard, finetune_onboard, replace_relu_with_qcfs, train_qcfs
+from spikesat.snn.onboard_sweep import NEUROMORPHIC, score_onboard, sweep_onboard
 
 PROFILES = ("cmos45nm-fp32", "cmos45nm-int8", "jetson-tx2nx", *NEUROMORPHIC)
 
@@ -46,6 +66,15 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--steps", default="1,2,4,8,16,32")
     p.add_argument("--num-test", type=int, default=1000)
     p.add_argument("--num-calibration", type=int, default=512)
+    p.add_argument("--num-train", type=int, default=8000, help="QCFS, fine-tuning, codec")
+    p.add_argument("--num-levels", type=int, default=4, help="QCFS quantisation levels L")
+    p.add_argument("--qcfs-epochs", type=int, default=4)
+    p.add_argument("--ft-steps", type=int, default=4)
+    p.add_argument("--ft-rate-weights", default="0,1")
+    p.add_argument("--ft-images", type=int, default=2000)
+    p.add_argument("--codec-lambdas", default="0.0005,0.002")
+    p.add_argument("--codec-epochs", type=int, default=3)
+    p.add_argument("--payload-images", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(RESULTS_DIR))
     return p.parse_args()
@@ -59,73 +88,217 @@ def images(split: str, count: int, data_dir: str | None, seed: int) -> tuple[tor
     return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
 
 
+def batched(module: torch.nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """``module`` on ``x`` in batches, without gradients."""
+    with torch.no_grad():
+        return torch.cat([module(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def codec_rows(sm: Any, at: str, train: tuple, test: tuple, args: argparse.Namespace) -> list:
+    """The learned feature codec at the split: one row per lambda (bytes and accuracy)."""
+    feats, tr_feats = batched(sm.onboard, test[0]), batched(sm.onboard, train[0])
+    entries = train_lambda_sweep(
+        "factorized", tr_feats.shape[1], [float(v) for v in args.codec_lambdas.split(",")],
+        tr_feats, train[1], sm.remote,
+        codec_kwargs={"latent_channels": 8, "hidden_channels": 128, "downsample": 0},
+        config=CodecTrainConfig(
+            num_epochs=args.codec_epochs, batch_size=64, lr=5e-3, seed=args.seed
+        ),
+    )  # fmt: skip
+    rows = []
+    for entry in entries:
+        result = evaluate_codec(entry.codec, feats, test[1], sm.remote)
+        rows.append(
+            {"model": "codec-factorized", "split": at, "num_steps": 0, "lmbda": entry.lmbda,
+             "accuracy": result["accuracy"], "payload_bytes": result["bytes_per_example"]}
+        )  # fmt: skip
+    return rows
+
+
+def finetuned_rows(sm: Any, at: str, calibration, train, test, target_j, args) -> list:
+    """The QCFS-converted part fine-tuned at ``--ft-steps`` with each spike-rate weight."""
+    rows = []
+    ft_data = (train[0][: args.ft_images], train[1][: args.ft_images])
+    sample = test[0][:16]
+    for weight in [float(w) for w in args.ft_rate_weights.split(",")]:
+        snn = convert_onboard(sm.onboard, calibration, num_steps=args.ft_steps, method="qcfs")
+        began = time.time()
+        history = finetune_onboard(
+            snn, sm.remote, ft_data, num_steps=args.ft_steps, rate_weight=weight, epochs=1,
+            lr=1e-4, batch_size=32, seed=args.seed,
+        )  # fmt: skip
+        row = score_onboard(
+            snn, sm.remote, test[0], test[1], sample, PROFILES, target_j,
+            payload_examples=args.payload_images,
+        )  # fmt: skip
+        rows.append(
+            {"model": f"snn-qcfs-ft-r{weight:g}", "split": at, **row,
+             "finetune": {"history": history, "wall_s": time.time() - began}}
+        )  # fmt: skip
+    return rows
+
+
+def equal_accuracy_codec(row: dict, codecs: list[dict]) -> dict:
+    """The cheapest learned-codec point at least as accurate as ``row``, else the most accurate."""
+    good = [c for c in codecs if c["accuracy"] >= row["accuracy"]]
+    return min(good, key=lambda c: c["payload_bytes"]) if good else max(
+        codecs, key=lambda c: c["accuracy"]
+    )  # fmt: skip
+
+
 def main() -> None:
     args = parse_args()
     started = time.time()
     if args.quick:
         args.splits, args.methods, args.steps = "layer2", "percentile", "1,4"
-        args.num_test, args.num_calibration = 64, 64
+        args.num_test, args.num_calibration, args.num_train = 64, 64, 256
+        args.qcfs_epochs, args.ft_images, args.ft_rate_weights = 1, 64, "0"
+        args.codec_lambdas, args.codec_epochs, args.payload_images = "0.002", 1, 32
     steps = [int(t) for t in args.steps.split(",")]
+    splits = args.splits.split(",")
     lam = models.create("resnet9", pretrained=True).eval()
     info = models.pretrained_info("resnet9")
     calibration, _ = images("train", args.num_calibration, args.data_dir, args.seed)
-    test_x, test_y = images("test", args.num_test, args.data_dir, args.seed)
-    rows = []
-    for at in args.splits.split(","):
+    train = images("train", args.num_train, args.data_dir, args.seed + 1)
+    test = images("test", args.num_test, args.data_dir, args.seed)
+    sample = test[0][:16]
+    walls: dict[str, float] = {}
+    rows: list[dict[str, Any]] = []
+
+    began = time.time()
+    for at in splits:
         rows += sweep_onboard(
-            lam, at, calibration, test_x, test_y, steps=steps,
-            methods=args.methods.split(","), hardware=PROFILES,
+            lam, at, calibration, *test, steps=steps, methods=args.methods.split(","),
+            hardware=PROFILES, payload_examples=args.payload_images,
         )  # fmt: skip
+    walls["conversion"] = time.time() - began
+
+    began = time.time()
+    qcfs_lam = replace_relu_with_qcfs(lam, args.num_levels, calibration_data=calibration)
+    qcfs_history = train_qcfs(
+        qcfs_lam, train, epochs=args.qcfs_epochs, lr=3e-4, batch_size=64, seed=args.seed
+    )
+    qcfs_lam.eval()
+    walls["qcfs_training"] = time.time() - began
+    began = time.time()
+    renamed = {"ann-fp32": "ann-qcfs-fp32", "ann-int8": "ann-qcfs-int8"}
+    for at in splits:
+        for r in sweep_onboard(
+            qcfs_lam, at, calibration, *test, steps=steps, methods=("qcfs",), hardware=PROFILES,
+            payload_examples=args.payload_images,
+        ):  # fmt: skip
+            rows.append({**r, "model": renamed.get(r["model"], r["model"])})
+    walls["qcfs_conversion"] = time.time() - began
+
     ann = {r["split"]: r for r in rows if r["model"] == "ann-fp32"}
     int8 = {r["split"]: r for r in rows if r["model"] == "ann-int8"}
-    snn = [r for r in rows if r["model"].startswith("snn-")]
-    verdicts = []
+    began = time.time()
+    for at in splits:
+        target = int8[at]["cmos45nm-int8_j"] / 3.0
+        rows += finetuned_rows(
+            models.split(qcfs_lam, at=at), at, calibration, train, test, target, args
+        )
+    walls["finetuning"] = time.time() - began
+
+    began = time.time()
+    for at in splits:
+        sm = models.split(lam, at=at)
+        rows += spikingjelly_rows(
+            sm.onboard, calibration, *test, steps, PROFILES, sample, remote=sm.remote
+        )
+        for r in rows[-2 * len(steps) :]:
+            r["split"] = at
+    walls["spikingjelly"] = time.time() - began
+
+    began = time.time()
+    codecs: dict[str, list[dict]] = {}
+    for at in splits:
+        codecs[at] = codec_rows(models.split(lam, at=at), at, train, test, args)
+        rows += codecs[at]
+    walls["codec"] = time.time() - began
+
+    snn = [r for r in rows if r["model"].startswith(("snn-", "spikingjelly-"))]
     for r in snn:
-        accurate = r["accuracy"] >= ann[r["split"]]["accuracy"] - 0.01
-        ratio = {p: int8[r["split"]]["cmos45nm-int8_j"] / r[f"{p}_j"] for p in NEUROMORPHIC}
-        verdicts.append({**r, "accurate": accurate, "int8_over_snn": ratio})
-    accurate_low_t = [v for v in verdicts if v["accurate"] and v["num_steps"] <= 4]
-    best = max(verdicts, key=lambda v: max(v["int8_over_snn"].values()))
+        r["accurate"] = r["accuracy"] >= ann[r["split"]]["accuracy"] - 0.01
+        r["int8_over_snn"] = {
+            p: int8[r["split"]]["cmos45nm-int8_j"] / r[f"{p}_j"] for p in NEUROMORPHIC
+        }
+        if "payload_bytes" in r:
+            peer = equal_accuracy_codec(r, codecs[r["split"]])
+            r["payload_vs_codec"] = {
+                "codec_lmbda": peer["lmbda"], "codec_bytes": peer["payload_bytes"],
+                "codec_accuracy": peer["accuracy"],
+                "ratio": r["payload_bytes"] / peer["payload_bytes"],
+                "codec_at_least_as_accurate": peer["accuracy"] >= r["accuracy"],
+            }  # fmt: skip
+    low_t = [r for r in snn if r["num_steps"] <= 4]
+    accurate_low_t = [r for r in low_t if r["accurate"]]
+    if accurate_low_t:  # the cheapest accurate low-latency SNN, else the most accurate one
+        best = max(accurate_low_t, key=lambda r: max(r["int8_over_snn"].values()))
+    else:
+        best = max(low_t, key=lambda r: r["accuracy"])
     profile = max(best["int8_over_snn"], key=best["int8_over_snn"].get)
     gain = best["int8_over_snn"][profile]
+    payload = [r for r in snn if "payload_vs_codec" in r and r["accurate"]]
+
+    def label(r: dict) -> str:
+        return f"{r['model']}@{r['split']} T={r['num_steps']}"
+
+    goals = {
+        "accurate_at_t_le_4": [label(r) for r in accurate_low_t],
+        "accurate_and_3x_below_int8": [
+            label(r) for r in snn if r["accurate"] and max(r["int8_over_snn"].values()) >= 3
+        ],
+        "best_payload_ratio_within_1pt": min(
+            (r["payload_vs_codec"]["ratio"] for r in payload), default=None
+        ),
+    }
     head = headline(
         figure=f"on-board SNN {best['model']} at {best['split']} T={best['num_steps']} on "
         f"{profile}: {best[f'{profile}_j']:.2e} J/inference, accuracy "
-        f"{100 * best['accuracy']:.2f}% (ANN {100 * ann[best['split']]['accuracy']:.2f}%)",
+        f"{100 * best['accuracy']:.2f}% (ANN {100 * ann[best['split']]['accuracy']:.2f}%)"
+        + ("" if accurate_low_t else "; no SNN at T <= 4 is within 1 point: the most accurate"),
         peer=f"INT8 ANN of the same part on cmos45nm-int8: "
         f"{int8[best['split']]['cmos45nm-int8_j']:.2e} J "
         f"({100 * int8[best['split']]['accuracy']:.2f}%)",
         ratio=1.0 / gain,
         goal="<= 1 point below the ANN at T <= 4 and >= 3x fewer joules than the INT8 ANN on a "
         "neuromorphic profile (ratio = SNN J / INT8 J <= 0.33)",
-        met=bool(accurate_low_t)
-        and any(max(v["int8_over_snn"].values()) >= 3 for v in accurate_low_t),
+        met=any(max(r["int8_over_snn"].values()) >= 3 for r in accurate_low_t),
     )
+
+    def fmt(value: Any, spec: str = ".3g") -> str:
+        return "-" if value is None else format(value, spec)
+
     columns = [
         "split", "model", "T", "acc %", "spike rate", "synops", "MACs",
         *[f"{p} J" for p in PROFILES], "rate for INT8/3 (loihi, spinnaker2)",
+        "payload B/img", "x learned codec (its acc %)",
     ]  # fmt: skip
-    table = [
-        [
-            r["split"], r["model"], r["num_steps"] or "-", f"{100 * r['accuracy']:.2f}",
-            f"{r['spike_rate']:.3f}", r["synops"], r["macs"],
-            *("-" if r.get(f"{p}_j") is None else f"{r[f'{p}_j']:.3g}" for p in PROFILES),
+    table = []
+    for r in rows:
+        vs = r.get("payload_vs_codec")
+        table.append([
+            r["split"], r["model"] + (f" lambda={r['lmbda']:g}" if "lmbda" in r else ""),
+            r["num_steps"] or "-", f"{100 * r['accuracy']:.2f}",
+            fmt(r.get("spike_rate"), ".3f"), r.get("synops", "-"), r.get("macs", "-"),
+            *(fmt(r.get(f"{p}_j")) for p in PROFILES),
             ", ".join(f"{v:.3g}" for v in r["break_even_rate"].values())
             if "break_even_rate" in r else "-",
-        ]
-        for r in rows
-    ]  # fmt: skip
+            fmt(r.get("payload_bytes"), ".1f"),
+            "-" if vs is None else f"{vs['ratio']:.1f} ({100 * vs['codec_accuracy']:.1f})",
+        ])  # fmt: skip
 
     def plot(fig) -> None:
-        for i, at in enumerate(args.splits.split(",")):
-            ax = fig.add_subplot(1, len(args.splits.split(",")), i + 1)
+        for i, at in enumerate(splits):
+            ax = fig.add_subplot(2, len(splits), i + 1)
             for model in dict.fromkeys(r["model"] for r in snn if r["split"] == at):
                 pts = [(r["loihi_j"], 100 * r["accuracy"], r["num_steps"]) for r in snn
                        if r["split"] == at and r["model"] == model]  # fmt: skip
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=model)
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=model)
                 for x, y, t in pts:
                     ax.annotate(
-                        f"T={t}", (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points"
+                        f"T={t}", (x, y), fontsize=5, xytext=(2, 2), textcoords="offset points"
                     )
             ax.scatter([int8[at]["cmos45nm-int8_j"]], [100 * int8[at]["accuracy"]], marker="*",
                        s=150, color="k", label="INT8 ANN, 45 nm", zorder=5)  # fmt: skip
@@ -133,21 +306,45 @@ def main() -> None:
             ax.set_xlabel("J per inference (SNN on Loihi)")
             ax.set_ylabel("test accuracy (%)")
             ax.set_title(f"resnet9 on board to {at}" + (" (quick)" if args.quick else ""))
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=5)
+            ax = fig.add_subplot(2, len(splits), len(splits) + i + 1)
+            spikes = [r for r in snn if r["split"] == at and "payload_bytes" in r]
+            ax.scatter(
+                [r["payload_bytes"] for r in spikes],
+                [100 * r["accuracy"] for r in spikes],
+                s=12,
+                label="spike payload (SNN)",
+            )
+            ax.plot([c["payload_bytes"] for c in codecs[at]],
+                    [100 * c["accuracy"] for c in codecs[at]], marker="s", color="C3",
+                    label="learned codec (ANN features)")  # fmt: skip
+            ax.set_xscale("log")
+            ax.set_xlabel("wire bytes per image")
+            ax.set_ylabel("test accuracy (%)")
+            ax.legend(fontsize=6)
 
     write_results(
         "snn_onboard_quick" if args.quick else "snn_onboard",
         {"reference_lam": {k: info[k] for k in ("test_accuracy", "epochs", "file")},
-         "rows": rows, "num_test": len(test_y), "num_calibration": len(calibration)},
+         "rows": rows, "goals": goals, "num_test": len(test[1]),
+         "num_calibration": len(calibration), "num_train": len(train[1]),
+         "qcfs": {"num_levels": args.num_levels, "epochs": args.qcfs_epochs,
+                  "history": qcfs_history}, "wall_s": walls},
         columns,
         table,
         out_dir=args.out,
         started_s=started,
         notes="Energies per inference, memory traffic and neuron updates included; the INT8 ANN "
         "is priced on cmos45nm-int8 from the FP32 part's op count, its accuracy is the FX "
-        "post-training-quantised part's. The last column: the spike rate at which the SNN "
+        "post-training-quantised part's. 'rate for INT8/3': the spike rate at which the SNN "
         "would spend a third of the INT8 ANN's joules (inf: the analog input stage and the "
-        "neuron updates alone already spend more)."
+        "neuron updates alone already spend more). Payload: the spikes at the cut of the first "
+        f"{args.payload_images} test images through the lossless 'spikes' codec (wire bytes: "
+        "headers and CRCs included), against the cheapest learned-codec point (factorized, "
+        f"trained {args.codec_epochs} epochs on {len(train[1])} training images' ANN features) "
+        "at least as accurate (else the most accurate, whose accuracy the column shows). "
+        f"QCFS: L={args.num_levels}, {args.qcfs_epochs} epochs on {len(train[1])} training "
+        f"images; fine-tuning: {args.ft_images} images, 1 epoch, T={args.ft_steps}."
         + (" QUICK configuration: not a result." if args.quick else ""),
         headline=head,
         plot=plot,

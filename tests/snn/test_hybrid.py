@@ -13,7 +13,7 @@ from spikesat.codecs import create as create_codec
 from spikesat.energy import count_ops, energy_joules
 from spikesat.snn import convert, finetune_onboard
 from spikesat.snn.hybrid import convert_onboard
-from spikesat.snn.onboard_sweep import break_even_rate, sweep_onboard
+from spikesat.snn.onboard_sweep import break_even_rate, spike_payload, sweep_onboard
 
 
 def _with_batchnorm_statistics(lam: nn.Module) -> nn.Module:
@@ -143,6 +143,30 @@ def test_onboard_sweep_puts_the_int8_ann_beside_each_snn(resnet_part) -> None:
     assert all(0 <= r["accuracy"] <= 1 for r in rows)
     assert rows[2]["analog_layers"] == ["stem.conv"] and rows[3]["synops"] > rows[2]["synops"]
     assert set(rows[3]["break_even_rate"]) == {"loihi", "spinnaker2"}
+
+
+def test_the_sweep_prices_the_spikes_at_the_cut_as_the_payload(resnet_part) -> None:
+    _, x = resnet_part
+    lam = _with_batchnorm_statistics(models.create("resnet9", seed=0))
+    labels = torch.arange(len(x)) % 10
+    rows = sweep_onboard(
+        lam, "layer2", x, x, labels, steps=(4,), methods=("max",), num_energy_examples=2,
+        payload_examples=4,
+    )  # fmt: skip
+    snn = convert_onboard(models.split(lam, at="layer2").onboard, x, num_steps=4, method="max")
+    spikes = snn.forward_spikes(x[:4])
+    codec = create_codec("spikes", 128)
+    expected = sum(s.num_bytes for s in codec.compress(spikes)) / 4
+    assert rows[-1]["payload_bytes"] == pytest.approx(expected)
+    assert spike_payload(snn, x[:4], batch_size=3) == pytest.approx(expected)  # batch-free
+    raw_bits_bytes = spikes[:, 0].numel() / 8  # 4 x 128 x 4 x 4 bits, before framing
+    assert rows[-1]["payload_bytes"] < raw_bits_bytes + 64
+    assert (
+        "payload_bytes"
+        not in sweep_onboard(
+            lam, "layer2", x, x, labels, steps=(1,), methods=("max",), num_energy_examples=2
+        )[-1]
+    )
 
 
 def test_break_even_rate_is_the_measured_rate_at_the_measured_energy(resnet_part) -> None:

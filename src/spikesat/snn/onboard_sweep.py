@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from spikesat.energy import count_ops, energy_joules, get_hardware
-from spikesat.snn.hybrid import convert_onboard
+from spikesat.snn.hybrid import HybridSNN, convert_onboard
 from spikesat.snn.network import check_num_steps
 from spikesat.snn.sweep import accuracy
 
@@ -75,6 +75,99 @@ def break_even_rate(ops: Any, measured_rate: float, profile: str, target_j: floa
     return measured_rate * (target_j - fixed) / variable
 
 
+def score_onboard(
+    snn: HybridSNN,
+    remote: nn.Module,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    sample: torch.Tensor,
+    hardware: Sequence[str],
+    target_j: float,
+    payload_examples: int = 0,
+) -> dict[str, Any]:
+    """Score one converted on-board part at its ``num_steps``: accuracy, spikes and joules.
+
+    Parameters
+    ----------
+    snn : HybridSNN
+        The converted part.
+    remote : nn.Module
+        The ANN after the cut; it answers on the SNN's rate output.
+    test_images, test_labels : torch.Tensor
+        ``[M, C, H, W]`` and ``[M]``.
+    sample : torch.Tensor
+        Images ``[S, C, H, W]`` the op counts run on (per-example figures).
+    hardware : sequence of str
+        Profiles to price on.
+    target_j : float
+        The joules the break-even rate aims at (a third of the INT8 ANN's) [J].
+    payload_examples : int
+        When > 0, the spikes at the cut of that many test images are coded with the "spikes"
+        codec (:func:`spike_payload`).
+
+    Returns
+    -------
+    dict
+        ``num_steps``, ``accuracy``, ``spike_rate``, ``synops``, ``macs``, ``<profile>_j``,
+        ``break_even_rate`` (neuromorphic profile -> spike rate for ``target_j``),
+        ``layer_rates``, ``analog_layers`` and, with a payload, ``payload_bytes``.
+    """
+    analog = [r.name for r in snn.layer_table(sample[:1]) if r.role == "analog"]
+    model = nn.Sequential(snn, remote).eval()
+    acc = accuracy(model, test_images, test_labels, batch_size=128)
+    ops = count_ops(snn, sample)
+    rate = ops.spike_rate
+    ops = ops.per_example()
+    row: dict[str, Any] = {"num_steps": snn.num_steps, "accuracy": acc, "spike_rate": rate}
+    row.update(synops=ops.synops, macs=ops.macs)
+    row.update({f"{p}_j": energy_joules(ops, p).total_j for p in hardware})
+    row["break_even_rate"] = {
+        p: break_even_rate(ops, rate, p, target_j) for p in hardware if p in NEUROMORPHIC
+    }
+    snn(sample)
+    row["layer_rates"] = snn.layer_spike_rates()
+    row["analog_layers"] = analog
+    if payload_examples > 0:
+        row["payload_bytes"] = spike_payload(snn, test_images[:payload_examples])
+    return row
+
+
+def spike_payload(snn: HybridSNN, images: torch.Tensor, batch_size: int = 64) -> float:
+    """Wire bytes per image when the part's output spikes are the payload.
+
+    The spikes ``[T, B, C, H, W]`` at the cut (:meth:`HybridSNN.forward_spikes`) go through
+    ``codecs.create("spikes", C)`` (lossless: the decoded spikes are checked equal), so the
+    remote part sees exactly what the rate output gives it.
+
+    Parameters
+    ----------
+    snn : HybridSNN
+        A part ending in spiking neurons.
+    images : torch.Tensor
+        ``[N, C, H, W]``.
+    batch_size : int
+        Images per ``forward_spikes`` call.
+
+    Returns
+    -------
+    float
+        Mean wire bytes per image (packet headers and CRCs included) [B].
+    """
+    from spikesat.codecs import create
+
+    total_bytes = 0
+    codec = None
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            spikes = snn.forward_spikes(images[start : start + batch_size])
+            codec = codec or create("spikes", spikes.shape[2])
+            streams = codec.compress(spikes)
+            if not torch.equal(codec.decompress(streams), spikes):
+                raise RuntimeError("the spikes codec did not round-trip the payload exactly")
+            total_bytes += sum(s.num_bytes for s in streams)
+    return total_bytes / len(images)
+
+
 def sweep_onboard(
     lam: nn.Module,
     at: str,
@@ -87,6 +180,7 @@ def sweep_onboard(
     num_energy_examples: int = 16,
     on_row: Callable[[dict[str, Any]], None] | None = None,
     gelu: str = "analog",
+    payload_examples: int = 0,
 ) -> list[dict[str, Any]]:
     """ANN FP32, ANN INT8 and hybrid-SNN rows for the on-board part of ``lam`` cut at ``at``.
 
@@ -108,14 +202,16 @@ def sweep_onboard(
         Called with each finished row.
     gelu : {"analog", "relu"}
         GELUs stay analog, or spike as ReLUs (:func:`spikesat.snn.convert_onboard`).
+    payload_examples : int
+        When > 0, SNN rows also price the spikes at the cut as the payload
+        (:func:`spike_payload` on that many test images; the part must end in neurons).
 
     Returns
     -------
     list of dict
         ``model`` ("ann-fp32", "ann-int8", "snn-<method>"), ``split``, ``num_steps``,
         ``accuracy``, ``spike_rate``, ``synops``, ``macs``, ``<profile>_j``, and for SNN rows
-        ``break_even_rate`` (profile -> rate for a third of the INT8 ANN's joules),
-        ``layer_rates`` and ``analog_layers``.
+        the keys of :func:`score_onboard`.
     """
     from spikesat.models import split
 
@@ -145,22 +241,11 @@ def sweep_onboard(
     target = int8_j / 3.0
     for method in methods:
         snn = convert_onboard(sm.onboard, calibration, num_steps=steps[0], method=method, gelu=gelu)
-        analog = [r.name for r in snn.layer_table(sample[:1]) if r.role == "analog"]
         for num_steps in steps:
             snn.num_steps = num_steps
-            model = nn.Sequential(snn, sm.remote).eval()
-            acc = accuracy(model, test_images, test_labels, batch_size=128)
-            ops = count_ops(snn, sample)
-            rate = ops.spike_rate
-            ops = ops.per_example()
-            row = {"model": f"snn-{method}", "split": at, "num_steps": num_steps}
-            row.update(accuracy=acc, spike_rate=rate, synops=ops.synops, macs=ops.macs)
-            row.update({f"{p}_j": energy_joules(ops, p).total_j for p in hardware})
-            row["break_even_rate"] = {
-                p: break_even_rate(ops, rate, p, target) for p in hardware if p in NEUROMORPHIC
-            }
-            snn(sample)
-            row["layer_rates"] = snn.layer_spike_rates()
-            row["analog_layers"] = analog
-            emit(row)
+            row = score_onboard(
+                snn, sm.remote, test_images, test_labels, sample, hardware, target,
+                payload_examples=payload_examples,
+            )  # fmt: skip
+            emit({"model": f"snn-{method}", "split": at, **row})
     return rows
