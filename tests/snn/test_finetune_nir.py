@@ -1,4 +1,4 @@
-"""Surrogate fine-tuning and NIR export / re-execution."""
+"""Surrogate fine-tuning and NIR export / re-execution (task heads and on-board parts)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ import pytest
 import torch
 from torch import nn
 
-from spikesat.snn import accuracy, convert, export_nir, finetune, list_surrogates, run_nir
+import spikesat.models as models
+from spikesat.snn import (
+    accuracy,
+    convert,
+    convert_onboard,
+    export_nir,
+    finetune,
+    list_surrogates,
+    run_nir,
+)
 
 
 def test_finetune_recovers_accuracy_at_one_step(task):
@@ -58,3 +67,61 @@ def test_nir_conv_network(tmp_path):
     ).eval()
     with pytest.raises(ValueError, match="MaxPool"):
         export_nir(convert(with_maxpool, x, method="max"), x)
+
+
+class _Residual(nn.Module):
+    """``relu(x + bn(conv(x)))``: a residual sum for the graph export."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(channels)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(x + self.bn(self.conv(x)))
+
+
+def test_an_onboard_part_with_residual_sums_exports_and_runs_as_converted(tmp_path):
+    torch.manual_seed(0)
+    part = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1, bias=False),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        _Residual(4),
+        nn.AvgPool2d(2),
+        _Residual(4),
+        nn.Flatten(),
+        nn.Linear(64, 6),
+        nn.ReLU(),
+    )
+    for m in part.modules():  # non-trivial BatchNorm statistics to fold
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    part.eval()
+    x = torch.rand(6, 3, 8, 8)
+    snn = convert_onboard(part, x, num_steps=6, method="max")
+    export_nir(snn, x[:2], tmp_path / "part.nir")
+    graph = nir.read(str(tmp_path / "part.nir"))
+    kinds = [type(node).__name__ for node in graph.nodes.values()]
+    assert kinds.count("IF") == 4 and "AvgPool2d" in kinds and "BatchNorm2d" not in kinds
+    sums = [n for n, node in graph.nodes.items() if type(node).__name__ == "Scale"]
+    fan_in = {n: sum(dst == n for _, dst in graph.edges) for n in sums}
+    assert sorted(fan_in.values()).count(2) == 2  # the two residual sums
+    torch.testing.assert_close(run_nir(graph, x), snn(x), atol=1e-5, rtol=1e-5)
+    three_steps = run_nir(graph, x, num_steps=3)
+    snn.num_steps = 3
+    torch.testing.assert_close(three_steps, snn(x))
+
+
+def test_the_reference_lam_stem_exports_and_its_max_pools_are_named(tmp_path):
+    lam = models.create("resnet9", seed=0).eval()
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    stem = convert_onboard(models.split(lam, at="stem").onboard, x, num_steps=4, method="max")
+    graph = export_nir(stem, x[:1], tmp_path / "stem.nir")
+    assert list(graph.nodes) == ["input", "stem.conv", "stem.act.if", "stem.act", "output"]
+    torch.testing.assert_close(run_nir(tmp_path / "stem.nir", x), stem(x))
+    layer1 = convert_onboard(models.split(lam, at="layer1").onboard, x, num_steps=4)
+    with pytest.raises(ValueError, match=r"layer1\.0\.pool.*RateMaxPool.*cut the LAM before it"):
+        export_nir(layer1, x[:1])

@@ -1,7 +1,9 @@
-"""NIR export of a :class:`SpikingNetwork` and a small reference interpreter for NIR graphs.
+"""NIR export of converted networks and a small reference interpreter for NIR graphs.
 
-The graph is a chain ``input -> layers -> output`` of NIR primitives: ``Affine`` (Linear),
-``Conv1d``/``Conv2d``, ``Flatten``, ``AvgPool2d``, and ``IF`` (``beta = 1``) or ``LIF``
+A :class:`SpikingNetwork` (a task head) becomes a chain ``input -> layers -> output``; a
+:class:`~spikesat.snn.HybridSNN` (an on-board part) a feed-forward graph with residual sums
+(:mod:`spikesat.snn.nir_hybrid`). The nodes are NIR primitives: ``Affine`` (Linear),
+``Conv1d``/``Conv2d``, ``Flatten``, ``AvgPool2d``, ``Scale``, and ``IF`` (``beta = 1``) or ``LIF``
 (``beta < 1``) neurons. Two facts of spikesat's neurons that NIR's ``IF`` node does not model
 are stored in each neuron node's ``metadata``: ``reset="subtract"`` (NIR's ``IF`` resets to
 ``v_reset``) with snnTorch's timing (``reset_timing="next-step"``: the threshold of a spike
@@ -27,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikesat._checks import check_tensor
+from spikesat.snn.hybrid import HybridSNN
 from spikesat.snn.network import SpikingNetwork, check_num_steps
 from spikesat.snn.neurons import IFNeuron
 
@@ -49,17 +52,19 @@ def _import_nir() -> ModuleType:
 
 
 def export_nir(
-    model: SpikingNetwork, sample: torch.Tensor, path: str | Path | None = None
+    model: SpikingNetwork | HybridSNN, sample: torch.Tensor, path: str | Path | None = None
 ) -> nir.NIRGraph:
     """Write ``model`` as a NIR graph.
 
     Parameters
     ----------
-    model : SpikingNetwork
-        From :func:`spikesat.snn.convert`.
+    model : SpikingNetwork or HybridSNN
+        A task network from :func:`spikesat.snn.convert` (a chain), or an on-board part from
+        :func:`spikesat.snn.convert_onboard` (a feed-forward graph with residual sums; see
+        :mod:`spikesat.snn.nir_hybrid`).
     sample : torch.Tensor
         An input batch ``[B, ...]`` of the shape the network takes (``[B, D]`` for a task
-        head), used to infer every layer's shape.
+        head, images for an on-board part), used to infer every layer's shape.
     path : path, optional
         Where to write the graph (HDF5, via ``nir.write``).
 
@@ -70,15 +75,16 @@ def export_nir(
     Raises
     ------
     TypeError
-        If ``model`` is not a SpikingNetwork or ``sample`` not a tensor.
+        If ``model`` is not a SpikingNetwork or HybridSNN, or ``sample`` not a tensor.
     ValueError
-        If ``sample`` has another shape than the network's first layer takes, or holds NaN.
+        If ``sample`` has another shape than the network's first layer takes, or holds NaN;
+        if a layer has no NIR primitive (named).
     """
     nir = _import_nir()
-    if not isinstance(model, SpikingNetwork):
+    if not isinstance(model, SpikingNetwork | HybridSNN):
         raise TypeError(
-            f"export_nir takes a SpikingNetwork from spikesat.snn.convert, got "
-            f"{type(model).__name__}"
+            f"export_nir takes a SpikingNetwork (spikesat.snn.convert) or a HybridSNN "
+            f"(spikesat.snn.convert_onboard), got {type(model).__name__}"
         )
     check_tensor(
         sample,
@@ -86,6 +92,33 @@ def export_nir(
         shape=model.expected_input_shape() or (..., None),
         hint="pass an input batch of the shape the network takes (one example is enough)",
     )
+    if isinstance(model, HybridSNN):
+        from spikesat.snn.nir_hybrid import hybrid_nir_nodes
+
+        nodes, edges = hybrid_nir_nodes(model, sample)
+    else:
+        nodes, edges = _chain_nodes(model, sample)
+    graph = nir.NIRGraph(
+        nodes=nodes,
+        edges=edges,
+        metadata={
+            "producer": "spikesat",
+            "num_steps": model.num_steps,
+            "encoding": "direct",
+            "readout": "mean",
+            "method": model.method,
+        },
+    )
+    if path is not None:
+        nir.write(str(path), graph)
+    return graph
+
+
+def _chain_nodes(
+    model: SpikingNetwork, sample: torch.Tensor
+) -> tuple[dict[str, nir.NIRNode], list[tuple[str, str]]]:
+    """The chain ``input -> encoder -> body -> output`` of a converted task network."""
+    nir = _import_nir()
     modules = [*model.encoder.named_children(), *model.body.named_children()]
     shapes = _input_shapes(model, sample, [m for _, m in modules])
     nodes: dict[str, nir.NIRNode] = {
@@ -99,20 +132,7 @@ def export_nir(
         out_shape = model(sample[:1]).shape[1:]
     nodes["output"] = nir.Output(output_type={"output": np.array(out_shape)})
     chain.append("output")
-    graph = nir.NIRGraph(
-        nodes=nodes,
-        edges=list(itertools.pairwise(chain)),
-        metadata={
-            "producer": "spikesat",
-            "num_steps": model.num_steps,
-            "encoding": "direct",
-            "readout": "mean",
-            "method": model.method,
-        },
-    )
-    if path is not None:
-        nir.write(str(path), graph)
-    return graph
+    return nodes, list(itertools.pairwise(chain))
 
 
 def _input_shapes(model: SpikingNetwork, sample: torch.Tensor, modules: list[nn.Module]):
@@ -218,7 +238,10 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 def run_nir(graph: nir.NIRGraph | str | Path, x: torch.Tensor, num_steps: int | None = None):
-    """Execute a NIR chain graph written by :func:`export_nir` and return the mean readout.
+    """Execute a NIR graph written by :func:`export_nir` and return the mean readout.
+
+    Nodes run in a topological order at every step; a node with several inputs gets their
+    sum (NIR's convention).
 
     Parameters
     ----------
@@ -242,26 +265,41 @@ def run_nir(graph: nir.NIRGraph | str | Path, x: torch.Tensor, num_steps: int | 
     want = getattr(node, "input_type", {}).get("input") if node is not None else None
     expected = ("B", *(int(v) for v in want)) if want is not None else (..., None)
     check_tensor(x, "x", shape=expected, hint="pass inputs of the shape the graph was exported for")
-    chain = _chain(graph)
+    order, inputs = _feed_forward_order(graph)
     membranes: dict[str, torch.Tensor] = {}
     total = None
     for _ in range(steps):
-        h = x
-        for name in chain:
-            h = _apply(name, graph.nodes[name], h, membranes)
+        values = {"input": x}
+        for name in order:
+            h = sum(values[src] for src in inputs[name])
+            values[name] = _apply(name, graph.nodes[name], h, membranes)
+        h = values["output"]
         total = h if total is None else total + h
     return total / steps
 
 
-def _chain(graph: nir.NIRGraph) -> list[str]:
-    nxt = dict(graph.edges)
-    if len(nxt) != len(graph.edges):
-        raise ValueError("run_nir executes chain graphs only (one successor per node)")
-    name, order = "input", []
-    while name in nxt:
-        name = nxt[name]
-        order.append(name)
-    return order
+def _feed_forward_order(graph: nir.NIRGraph) -> tuple[list[str], dict[str, list[str]]]:
+    """The nodes after ``input`` in a topological order, and each node's predecessors."""
+    inputs: dict[str, list[str]] = {name: [] for name in graph.nodes}
+    for src, dst in graph.edges:
+        if src not in graph.nodes or dst not in graph.nodes:
+            raise ValueError(f"edge {src!r} -> {dst!r} names a node the graph does not have")
+        inputs[dst].append(src)
+    done, order = {"input"}, []
+    pending = [n for n in graph.nodes if n != "input"]
+    while pending:
+        ready = [n for n in pending if inputs[n] and all(s in done for s in inputs[n])]
+        if not ready:
+            raise ValueError(
+                f"run_nir executes feed-forward graphs fed by 'input'; {pending[:3]} are "
+                "unreachable or in a cycle"
+            )
+        order += ready
+        done.update(ready)
+        pending = [n for n in pending if n not in done]
+    if "output" not in done:
+        raise ValueError("the graph has no 'output' node")
+    return order, inputs
 
 
 def _apply(name: str, node: nir.NIRNode, h: torch.Tensor, membranes: dict) -> torch.Tensor:
@@ -269,6 +307,8 @@ def _apply(name: str, node: nir.NIRNode, h: torch.Tensor, membranes: dict) -> to
     t = torch.as_tensor
     if isinstance(node, nir.Output):
         return h
+    if isinstance(node, nir.Scale):
+        return h * t(node.scale)
     if isinstance(node, nir.Affine):
         return F.linear(h, t(node.weight), t(node.bias))
     if isinstance(node, nir.Linear):
