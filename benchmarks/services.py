@@ -43,15 +43,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _lams import trained_lam
 from _report import RESULTS_DIR, headline, write_results
-from spikesat import models
-from spikesat.data import eurosat
-from spikesat.data.cache import cache_dir
 from spikesat.energy import energy_joules
 from spikesat.inference import multitask_lam, run_requests, service_graph
 from spikesat.inference.data import TaskData, task_data
 from spikesat.inference.training import MultitaskConfig, train_multitask
-from spikesat.train import TrainConfig, fit
 
 HARDWARE = ("jetson-tx2nx", "cmos45nm-fp32")
 SPLIT_AT = "blocks.1"
@@ -80,29 +77,6 @@ def _args() -> argparse.Namespace:
         args.ndvi_head_epochs, args.folds = 2, 2
         args.train_per_task, args.test_per_task, args.requests = 400, 200, 128
     return args
-
-
-def pretrained_lam(epochs: int, seed: int, quick: bool) -> tuple[Any, dict[str, Any]]:
-    """``vit-micro-p8`` on EuroSAT RGB land cover (cached; resumed across runs)."""
-    lam = models.create("vit-micro-p8", seed=seed)
-    train = eurosat(split="train", seed=seed)
-    if quick:
-        images, labels = train.tensors()
-        train = (images[:1000], labels[:1000])
-    path = (
-        cache_dir() / "benchmarks" / f"services-lam-e{epochs}-s{seed}{'-quick' if quick else ''}.pt"
-    )
-    config = TrainConfig(epochs=epochs, batch_size=128, lr=2e-3, seed=seed, device="cpu")
-    began = time.perf_counter()
-    result = fit(lam, train, config=config, checkpoint_path=path, resume=True, progress=False)
-    num = len(train[1]) if isinstance(train, tuple) else len(train)
-    return lam.eval(), {
-        "epochs": epochs,
-        "train_images": num,
-        "wall_s_this_run": time.perf_counter() - began,
-        "checkpoint": str(path),
-        "history": result.history,
-    }
 
 
 def request_cost(graph, modalities: tuple[str, ...]) -> dict[str, Any]:
@@ -183,7 +157,7 @@ def main() -> None:
     args = _args()
     started = time.time()
     torch.set_num_threads(args.threads)
-    lam, pretrain = pretrained_lam(args.pretrain_epochs, args.seed, args.quick)
+    lam, pretrain = trained_lam("vit-micro-p8", args.pretrain_epochs, args.seed, args.quick)
     train = {
         "landcover": task_data("landcover", "train", limit=args.train_per_task, seed=args.seed),
         "cloud": task_data("cloud", "train", limit=args.train_per_task, seed=args.seed),

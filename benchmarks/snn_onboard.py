@@ -1,24 +1,28 @@
-"""The on-board part of the reference LAM as a spiking network: accuracy, spikes, joules and
-the spikes as the transmitted payload, against the FP32 and INT8 ANN of the same part and
-SpikingJelly, on EuroSAT RGB.
+"""The on-board part of a LAM as a spiking network: accuracy, spikes, joules and the spikes as
+the transmitted payload, against the FP32 and INT8 ANN of the same part and SpikingJelly, on
+EuroSAT RGB.
 
-The reference LAM (``resnet9``, shipped, ``models.create("resnet9", pretrained=True)``) is cut
-at each split point and its on-board part converted whole with ``snn.convert_onboard``
+The LAM (``--model``: the shipped reference ``resnet9`` by default; ``resnet18`` or
+``vit-micro-p8`` trained here on the EuroSAT RGB train split, cached under SPIKESAT_CACHE) is
+cut at each split point and its on-board part converted whole with ``snn.convert_onboard``
 (BatchNorm folded, every ReLU an integrate-and-fire layer, rate-gated max-pools, the analog
-input convolution once per inference). The ANN remote part answers on the SNN's rate output.
-Rows per split, for T in {1, 2, 4, 8, 16, 32}:
+input convolution once per inference; in a ViT the GELUs spike as ReLUs and LayerNorm and
+attention stay analog). The ANN remote part answers on the SNN's rate output. Rows per split,
+for T in {1, 2, 4, 8, 16, 32}:
 
 * ``ann-fp32`` / ``ann-int8``: the part as it is, and FX post-training INT8;
 * ``snn-max`` / ``snn-percentile``: thresholds from 512 training images' activations;
-* ``snn-qcfs``: the LAM fine-tuned with QCFS activations (L quantisation levels,
-  ``snn.replace_relu_with_qcfs`` + ``snn.train_qcfs`` on training images; its own FP32 / INT8
-  rows are ``ann-qcfs-fp32`` / ``ann-qcfs-int8``), converted with its learned thresholds;
+* ``snn-qcfs``: the LAM fine-tuned with QCFS activations in place of its ReLUs (and GELUs)
+  (L quantisation levels, ``snn.replace_relu_with_qcfs`` + ``snn.train_qcfs`` on training
+  images; its own FP32 / INT8 rows are ``ann-qcfs-fp32`` / ``ann-qcfs-int8``), converted
+  with its learned thresholds;
 * ``snn-qcfs-ft-r<w>``: that SNN fine-tuned at T = ``--ft-steps`` with surrogate gradients and
   a spike-rate loss of weight ``w`` (``snn.finetune_onboard``), the accuracy-energy curve;
 * ``spikingjelly-max`` / ``spikingjelly-99.9%``: SpikingJelly's ``ann2snn`` Converter on the
-  same part (the peer);
+  same part (the peer; it converts ReLUs only, so a GELU part has no peer row);
 * ``codec-factorized``: the learned feature codec (CompressAI factorized prior, trained at the
-  split for the remote part) on the ANN's features, the payload the spikes compete with.
+  split for the remote part) on the ANN's features, the payload the spikes compete with
+  (where the part ends in neurons: a ViT block ends in a residual sum, graded, not spikes).
 
 Per SNN row: accuracy on the test images, spike rate, synaptic ops, analog MACs, joules per
 inference (``energy.count_ops`` + ``energy_joules``: memory traffic and neuron updates
@@ -31,8 +35,11 @@ Goals (issue 19): <= 1 point below the ANN at T <= 4; >= 3x fewer joules than th
 the same part on a neuromorphic profile, or the spike rate each setting would need; the spike
 payload within 2x the bytes of the learned codec at equal accuracy.
 
-Run: ``python benchmarks/snn_onboard.py`` or ``--quick`` (64 test images, T in {1, 4}, one
-split, short training: a smoke run, not a result).
+Run: ``python benchmarks/snn_onboard.py`` (resnet9; results ``snn_onboard.*``),
+``--model resnet18 --lam-epochs 6 --methods percentile --num-test 500`` or ``--model
+vit-micro-p8 --lam-epochs 10 --methods percentile --num-test 500`` (``snn_onboard-<model>.*``),
+or ``--quick`` (64 test images, T in {1, 4}, one split, short training: a smoke run, not a
+result).
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import spikesat.models as models
+from _lams import trained_lam
 from _report import RESULTS_DIR, headline, write_results
 from _spikingjelly import spikingjelly_rows
 from spikesat.codecs import CodecTrainConfig, evaluate_codec, train_lambda_sweep
@@ -55,13 +63,20 @@ from spikesat.snn import convert_onboard, finetune_onboard, replace_relu_with_qc
 from spikesat.snn.onboard_sweep import NEUROMORPHIC, score_onboard, sweep_onboard
 
 PROFILES = ("cmos45nm-fp32", "cmos45nm-int8", "jetson-tx2nx", *NEUROMORPHIC)
+SPLITS = {
+    "resnet9": "layer1,layer2",
+    "resnet18": "layer1,layer2",
+    "vit-micro-p8": "blocks.1,blocks.3",
+}
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--data-dir", default=None, help="EuroSAT RGB (default: SPIKESAT_DATA_DIR)")
-    p.add_argument("--splits", default="layer1,layer2")
+    p.add_argument("--model", default="resnet9", help="zoo LAM (trained here if not shipped)")
+    p.add_argument("--lam-epochs", type=int, default=8, help="for a LAM without shipped weights")
+    p.add_argument("--splits", default=None, help="default: two per model (SPLITS)")
     p.add_argument("--methods", default="max,percentile")
     p.add_argument("--steps", default="1,2,4,8,16,32")
     p.add_argument("--num-test", type=int, default=1000)
@@ -78,6 +93,14 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(RESULTS_DIR))
     return p.parse_args()
+
+
+def progress(row: dict[str, Any]) -> None:
+    """One line per finished row (long runs)."""
+    print(
+        f"{row['split']} {row['model']} T={row.get('num_steps', 0)}: "
+        f"{100 * row['accuracy']:.2f}%", flush=True
+    )  # fmt: skip
 
 
 def images(split: str, count: int, data_dir: str | None, seed: int) -> tuple[torch.Tensor, ...]:
@@ -115,7 +138,7 @@ def codec_rows(sm: Any, at: str, train: tuple, test: tuple, args: argparse.Names
     return rows
 
 
-def finetuned_rows(sm: Any, at: str, calibration, train, test, target_j, args) -> list:
+def finetuned_rows(sm: Any, at: str, calibration, train, test, target_j, payload, args) -> list:
     """The QCFS-converted part fine-tuned at ``--ft-steps`` with each spike-rate weight."""
     rows = []
     ft_data = (train[0][: args.ft_images], train[1][: args.ft_images])
@@ -129,7 +152,7 @@ def finetuned_rows(sm: Any, at: str, calibration, train, test, target_j, args) -
         )  # fmt: skip
         row = score_onboard(
             snn, sm.remote, test[0], test[1], sample, PROFILES, target_j,
-            payload_examples=args.payload_images,
+            payload_examples=payload,
         )  # fmt: skip
         rows.append(
             {"model": f"snn-qcfs-ft-r{weight:g}", "split": at, **row,
@@ -146,35 +169,66 @@ def equal_accuracy_codec(row: dict, codecs: list[dict]) -> dict:
     )  # fmt: skip
 
 
+def load_lam(args: argparse.Namespace) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The shipped reference LAM, or a zoo model trained here (cached)."""
+    if args.model in models.list_models(pretrained=True):
+        info = models.pretrained_info(args.model)
+        lam = models.create(args.model, pretrained=True).eval()
+        return lam, {"shipped": True, **{k: info[k] for k in ("test_accuracy", "epochs", "file")}}
+    lam, info = trained_lam(args.model, args.lam_epochs, args.seed, quick=args.quick)
+    return lam, {"shipped": False, **{k: v for k, v in info.items() if k != "history"}}
+
+
+def ends_in_neurons(lam: torch.nn.Module, at: str, calibration: torch.Tensor) -> bool:
+    """Whether the part cut at ``at`` ends in spiking neurons (its spikes can be the payload)."""
+    part = models.split(lam, at=at).onboard
+    try:
+        convert_onboard(part, calibration, num_steps=1, gelu="relu").forward_spikes(calibration[:2])
+    except ValueError:
+        return False
+    return True
+
+
 def main() -> None:
     args = parse_args()
     started = time.time()
+    if args.splits is None:
+        if args.model not in SPLITS:
+            raise SystemExit(f"--splits is required for {args.model!r} (defaults: {SPLITS})")
+        args.splits = SPLITS[args.model]
     if args.quick:
-        args.splits, args.methods, args.steps = "layer2", "percentile", "1,4"
+        args.splits, args.methods, args.steps = args.splits.split(",")[-1], "percentile", "1,4"
         args.num_test, args.num_calibration, args.num_train = 64, 64, 256
         args.qcfs_epochs, args.ft_images, args.ft_rate_weights = 1, 64, "0"
         args.codec_lambdas, args.codec_epochs, args.payload_images = "0.002", 1, 32
     steps = [int(t) for t in args.steps.split(",")]
     splits = args.splits.split(",")
-    lam = models.create("resnet9", pretrained=True).eval()
-    info = models.pretrained_info("resnet9")
+    began = time.time()
+    lam, info = load_lam(args)
+    walls: dict[str, float] = {"lam": time.time() - began}
     calibration, _ = images("train", args.num_calibration, args.data_dir, args.seed)
     train = images("train", args.num_train, args.data_dir, args.seed + 1)
     test = images("test", args.num_test, args.data_dir, args.seed)
     sample = test[0][:16]
-    walls: dict[str, float] = {}
+    has_gelu = any(isinstance(m, torch.nn.GELU) for m in lam.modules())
+    gelu = "relu" if has_gelu else "analog"  # a ViT spikes at its GELUs (an approximation)
+    spiking_cut = {at: ends_in_neurons(lam, at, calibration) for at in splits}
+    payload = {at: args.payload_images if spiking_cut[at] else 0 for at in splits}
     rows: list[dict[str, Any]] = []
 
     began = time.time()
     for at in splits:
         rows += sweep_onboard(
             lam, at, calibration, *test, steps=steps, methods=args.methods.split(","),
-            hardware=PROFILES, payload_examples=args.payload_images,
+            hardware=PROFILES, payload_examples=payload[at], gelu=gelu,
+            on_row=progress,
         )  # fmt: skip
     walls["conversion"] = time.time() - began
 
     began = time.time()
-    qcfs_lam = replace_relu_with_qcfs(lam, args.num_levels, calibration_data=calibration)
+    qcfs_lam = replace_relu_with_qcfs(
+        lam, args.num_levels, calibration_data=calibration, include_gelu=has_gelu
+    )
     qcfs_history = train_qcfs(
         qcfs_lam, train, epochs=args.qcfs_epochs, lr=3e-4, batch_size=64, seed=args.seed
     )
@@ -185,7 +239,7 @@ def main() -> None:
     for at in splits:
         for r in sweep_onboard(
             qcfs_lam, at, calibration, *test, steps=steps, methods=("qcfs",), hardware=PROFILES,
-            payload_examples=args.payload_images,
+            payload_examples=payload[at], on_row=progress,
         ):  # fmt: skip
             rows.append({**r, "model": renamed.get(r["model"], r["model"])})
     walls["qcfs_conversion"] = time.time() - began
@@ -196,25 +250,28 @@ def main() -> None:
     for at in splits:
         target = int8[at]["cmos45nm-int8_j"] / 3.0
         rows += finetuned_rows(
-            models.split(qcfs_lam, at=at), at, calibration, train, test, target, args
+            models.split(qcfs_lam, at=at), at, calibration, train, test, target, payload[at], args
         )
+        progress(rows[-1])
     walls["finetuning"] = time.time() - began
 
     began = time.time()
-    for at in splits:
+    for at in splits:  # SpikingJelly's converter replaces ReLUs only: no peer for GELU parts
         sm = models.split(lam, at=at)
-        rows += spikingjelly_rows(
-            sm.onboard, calibration, *test, steps, PROFILES, sample, remote=sm.remote
-        )
-        for r in rows[-2 * len(steps) :]:
-            r["split"] = at
+        if any(isinstance(m, torch.nn.ReLU) for m in sm.onboard.modules()):
+            theirs = spikingjelly_rows(
+                sm.onboard, calibration, *test, steps, PROFILES, sample, remote=sm.remote
+            )
+            rows += [{**r, "split": at} for r in theirs]
+            progress(rows[-1])
     walls["spikingjelly"] = time.time() - began
 
     began = time.time()
     codecs: dict[str, list[dict]] = {}
-    for at in splits:
-        codecs[at] = codec_rows(models.split(lam, at=at), at, train, test, args)
-        rows += codecs[at]
+    for at in splits:  # the learned codec the spike payload competes with
+        if payload[at]:
+            codecs[at] = codec_rows(models.split(lam, at=at), at, train, test, args)
+            rows += codecs[at]
     walls["codec"] = time.time() - began
 
     snn = [r for r in rows if r["model"].startswith(("snn-", "spikingjelly-"))]
@@ -239,7 +296,7 @@ def main() -> None:
         best = max(low_t, key=lambda r: r["accuracy"])
     profile = max(best["int8_over_snn"], key=best["int8_over_snn"].get)
     gain = best["int8_over_snn"][profile]
-    payload = [r for r in snn if "payload_vs_codec" in r and r["accurate"]]
+    sent = [r for r in snn if "payload_vs_codec" in r and r["accurate"]]
 
     def label(r: dict) -> str:
         return f"{r['model']}@{r['split']} T={r['num_steps']}"
@@ -250,7 +307,7 @@ def main() -> None:
             label(r) for r in snn if r["accurate"] and max(r["int8_over_snn"].values()) >= 3
         ],
         "best_payload_ratio_within_1pt": min(
-            (r["payload_vs_codec"]["ratio"] for r in payload), default=None
+            (r["payload_vs_codec"]["ratio"] for r in sent), default=None
         ),
     }
     head = headline(
@@ -305,8 +362,10 @@ def main() -> None:
             ax.set_xscale("log")
             ax.set_xlabel("J per inference (SNN on Loihi)")
             ax.set_ylabel("test accuracy (%)")
-            ax.set_title(f"resnet9 on board to {at}" + (" (quick)" if args.quick else ""))
+            ax.set_title(f"{args.model} on board to {at}" + (" (quick)" if args.quick else ""))
             ax.legend(fontsize=5)
+            if at not in codecs:
+                continue
             ax = fig.add_subplot(2, len(splits), len(splits) + i + 1)
             spikes = [r for r in snn if r["split"] == at and "payload_bytes" in r]
             ax.scatter(
@@ -324,8 +383,9 @@ def main() -> None:
             ax.legend(fontsize=6)
 
     write_results(
-        "snn_onboard_quick" if args.quick else "snn_onboard",
-        {"reference_lam": {k: info[k] for k in ("test_accuracy", "epochs", "file")},
+        ("snn_onboard" if args.model == "resnet9" else f"snn_onboard-{args.model}")
+        + ("_quick" if args.quick else ""),
+        {"lam": {"model": args.model, **info}, "gelu": gelu, "spiking_cut": spiking_cut,
          "rows": rows, "goals": goals, "num_test": len(test[1]),
          "num_calibration": len(calibration), "num_train": len(train[1]),
          "qcfs": {"num_levels": args.num_levels, "epochs": args.qcfs_epochs,
