@@ -106,6 +106,22 @@ def test_a_vit_keeps_gelu_layernorm_and_attention_analog() -> None:
     assert roles["blocks_0.norm1"].role == "analog-nonlinear"
 
 
+def test_a_convnext_spikes_at_its_timm_gelus_and_keeps_its_norms_analog() -> None:
+    lam = models.create("convnextv2-atto", seed=0).eval()
+    part = models.split(lam, at="stages.1").onboard
+    x = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    with pytest.raises(ValueError, match=r"\['GELU'\] stay analog; pass gelu='relu'"):
+        convert_onboard(part, x)  # timm's GELU module is found although it is no nn.GELU
+    snn = convert_onboard(part, x, num_steps=4, gelu="relu")
+    table = snn.layer_table(x[:1])
+    kinds = {(r.kind, r.role) for r in table}
+    assert ("LayerNorm2d", "analog-nonlinear") in kinds
+    assert ("GlobalResponseNorm", "analog-nonlinear") in kinds
+    assert sum(r.role == "neuron" for r in table) == 4  # one per block
+    assert not any(r.kind == "DropPath" for r in table)  # identity at inference
+    assert snn(x).shape == part(x).shape
+
+
 def test_bad_input_is_named(resnet_part) -> None:
     part, x = resnet_part
     with pytest.raises(ValueError, match="num_steps"):

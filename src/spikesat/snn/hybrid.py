@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from spikesat.energy.synops import spike_mask
+from spikesat.snn.activations import is_gelu
 from spikesat.snn.batches import calibration_tensors
 from spikesat.snn.calibration import activation_scales
 from spikesat.snn.network import check_num_steps
@@ -299,6 +300,8 @@ def _is_known(module: nn.Module) -> bool:
         nn.AdaptiveAvgPool2d, nn.Flatten, nn.Identity, nn.Dropout, nn.Sequential, ScaledIF,
         IFNeuron, StepCache, RateMaxPool,
     )  # fmt: skip
+    if type(module).__name__ == "DropPath":  # timm's stochastic depth: identity at inference
+        return True
     return isinstance(module, simple + _WEIGHTED) or type(module).__module__.startswith("snntorch")
 
 
@@ -353,10 +356,13 @@ def convert_onboard(
     batches = calibration_tensors(calibration_data, tuple(shape) if shape else None)
     model = copy.deepcopy(part).eval()
     _fold_batchnorms(model, batches[0][:8])
-    spiking = (nn.ReLU, QCFS) + ((nn.GELU,) if gelu == "relu" else ())
-    names = [n for n, m in model.named_modules() if isinstance(m, spiking)]
+    names = [
+        n
+        for n, m in model.named_modules()
+        if isinstance(m, nn.ReLU | QCFS) or (gelu == "relu" and is_gelu(m))
+    ]
     if not names:
-        analog = sorted({type(m).__name__ for m in model.modules() if isinstance(m, nn.GELU)})
+        analog = sorted({type(m).__name__ for m in model.modules() if is_gelu(m)})
         raise ValueError(
             f"{type(part).__name__} has no ReLU or QCFS activation to turn into spiking neurons"
             + (f" (its {analog} stay analog; pass gelu='relu' to spike there)" if analog else "")

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from spikesat._checks import expected_input_shape
+from spikesat.snn.activations import is_gelu
 from spikesat.snn.batches import calibration_tensors, labelled_tensors
 from spikesat.snn.supervised import check_epochs_and_batch_size, train_cross_entropy
 
@@ -83,7 +84,8 @@ def replace_relu_with_qcfs(
     percentile : float
         Percentile for the initial thresholds, in (0, 100].
     include_gelu : bool
-        Also replace ``nn.GELU`` (the network must then be trained: GELU is not ReLU).
+        Also replace GELUs (``nn.GELU`` or timm's; the network must then be trained: GELU is
+        not ReLU).
 
     Returns
     -------
@@ -92,9 +94,10 @@ def replace_relu_with_qcfs(
     """
     if not 0 < percentile <= 100:
         raise ValueError(f"percentile must be in (0, 100], got {percentile!r}")
-    targets = (nn.ReLU, nn.GELU) if include_gelu else (nn.ReLU,)
     new = copy.deepcopy(model)
-    names = [n for n, m in new.named_modules() if isinstance(m, targets)]
+    names = [
+        n for n, m in new.named_modules() if isinstance(m, nn.ReLU) or (include_gelu and is_gelu(m))
+    ]
     if not names:
         raise ValueError(
             f"{type(model).__name__} has no nn.ReLU{' or nn.GELU' if include_gelu else ''} "
