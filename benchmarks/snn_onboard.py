@@ -198,6 +198,7 @@ def main() -> None:
         args.splits = SPLITS[args.model]
     if args.quick:
         args.splits, args.methods, args.steps = args.splits.split(",")[-1], "percentile", "1,4"
+        args.lam_epochs = 1
         args.num_test, args.num_calibration, args.num_train = 64, 64, 256
         args.qcfs_epochs, args.ft_images, args.ft_rate_weights = 1, 64, "0"
         args.codec_lambdas, args.codec_epochs, args.payload_images = "0.002", 1, 32
