@@ -59,6 +59,7 @@ from _report import RESULTS_DIR, headline, write_results
 from _spikingjelly import spikingjelly_rows
 from spikesat.codecs import CodecTrainConfig, evaluate_codec, train_lambda_sweep
 from spikesat.data import eurosat
+from spikesat.energy import count_ops
 from spikesat.snn import convert_onboard, finetune_onboard, replace_relu_with_qcfs, train_qcfs
 from spikesat.snn.onboard_sweep import NEUROMORPHIC, score_onboard, sweep_onboard
 
@@ -152,7 +153,7 @@ def finetuned_rows(sm: Any, at: str, calibration, train, test, target_j, payload
         )  # fmt: skip
         row = score_onboard(
             snn, sm.remote, test[0], test[1], sample, PROFILES, target_j,
-            payload_examples=payload,
+            payload_examples=payload, ann_ops=count_ops(sm.onboard, sample).per_example(),
         )  # fmt: skip
         rows.append(
             {"model": f"snn-qcfs-ft-r{weight:g}", "split": at, **row,

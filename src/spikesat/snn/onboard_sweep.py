@@ -75,6 +75,44 @@ def break_even_rate(ops: Any, measured_rate: float, profile: str, target_j: floa
     return measured_rate * (target_j - fixed) / variable
 
 
+def layer_break_even_rates(
+    ops: Any, ann_ops: Any, profile: str, ann_profile: str = "cmos45nm-int8"
+) -> list[dict[str, Any]]:
+    """Per spike-driven layer: the input spike rate it runs at and the one it would need.
+
+    The needed rate is the one at which the layer's synaptic energy on ``profile`` (compute
+    and memory, both scaling with its input spikes) falls to a third of the same layer's
+    joules in the ANN on ``ann_profile``: the honest per-layer boundary of the 3x goal
+    (neuron updates and analog layers come on top).
+
+    Parameters
+    ----------
+    ops, ann_ops : OpCount
+        Per-example counts of the SNN (from :func:`~spikesat.energy.count_ops` on the
+        HybridSNN) and of the ANN part it was converted from.
+    profile, ann_profile : str
+        The SNN's and the ANN's hardware profiles.
+
+    Returns
+    -------
+    list of dict
+        ``layer`` (the ANN's layer name), ``rate`` (input spikes per neuron per step:
+        synaptic ops over the dense MACs of all steps) and ``needed_rate``.
+    """
+    snn_j = {r["name"]: r for r in energy_joules(ops, profile).per_layer}
+    ann_j = {r["name"]: r for r in energy_joules(ann_ops, ann_profile).per_layer}
+    rows = []
+    for layer in ops.per_layer:
+        name = layer.name.removeprefix("part.").replace(".inner", "")
+        if layer.synops <= 0 or not layer.spike_layer_macs or name not in ann_j:
+            continue
+        spent = snn_j[layer.name]["compute_j"] + snn_j[layer.name]["memory_j"]
+        target = (ann_j[name]["compute_j"] + ann_j[name]["memory_j"]) / 3.0
+        rate = layer.synops / layer.spike_layer_macs
+        rows.append({"layer": name, "rate": rate, "needed_rate": rate * target / spent})
+    return rows
+
+
 def score_onboard(
     snn: HybridSNN,
     remote: nn.Module,
@@ -84,6 +122,7 @@ def score_onboard(
     hardware: Sequence[str],
     target_j: float,
     payload_examples: int = 0,
+    ann_ops: Any = None,
 ) -> dict[str, Any]:
     """Score one converted on-board part at its ``num_steps``: accuracy, spikes and joules.
 
@@ -104,13 +143,17 @@ def score_onboard(
     payload_examples : int
         When > 0, the spikes at the cut of that many test images are coded with the "spikes"
         codec (:func:`spike_payload`).
+    ann_ops : OpCount, optional
+        Per-example counts of the ANN part; when given, ``layer_break_even`` holds
+        :func:`layer_break_even_rates` per neuromorphic profile.
 
     Returns
     -------
     dict
         ``num_steps``, ``accuracy``, ``spike_rate``, ``synops``, ``macs``, ``<profile>_j``,
         ``break_even_rate`` (neuromorphic profile -> spike rate for ``target_j``),
-        ``layer_rates``, ``analog_layers`` and, with a payload, ``payload_bytes``.
+        ``layer_rates``, ``analog_layers``, with ``ann_ops`` ``layer_break_even`` and, with a
+        payload, ``payload_bytes``.
     """
     analog = [r.name for r in snn.layer_table(sample[:1]) if r.role == "analog"]
     model = nn.Sequential(snn, remote).eval()
@@ -124,6 +167,10 @@ def score_onboard(
     row["break_even_rate"] = {
         p: break_even_rate(ops, rate, p, target_j) for p in hardware if p in NEUROMORPHIC
     }
+    if ann_ops is not None:
+        row["layer_break_even"] = {
+            p: layer_break_even_rates(ops, ann_ops, p) for p in hardware if p in NEUROMORPHIC
+        }
     snn(sample)
     row["layer_rates"] = snn.layer_spike_rates()
     row["analog_layers"] = analog
@@ -245,7 +292,7 @@ def sweep_onboard(
             snn.num_steps = num_steps
             row = score_onboard(
                 snn, sm.remote, test_images, test_labels, sample, hardware, target,
-                payload_examples=payload_examples,
+                payload_examples=payload_examples, ann_ops=ann_ops,
             )  # fmt: skip
             emit({"model": f"snn-{method}", "split": at, **row})
     return rows
