@@ -13,7 +13,12 @@ from spikesat.codecs import create as create_codec
 from spikesat.energy import count_ops, energy_joules
 from spikesat.snn import convert, finetune_onboard
 from spikesat.snn.hybrid import convert_onboard
-from spikesat.snn.onboard_sweep import break_even_rate, spike_payload, sweep_onboard
+from spikesat.snn.onboard_sweep import (
+    break_even_rate,
+    layer_break_even_rates,
+    spike_payload,
+    sweep_onboard,
+)
 
 
 def _with_batchnorm_statistics(lam: nn.Module) -> nn.Module:
@@ -194,6 +199,23 @@ def test_break_even_rate_is_the_measured_rate_at_the_measured_energy(resnet_part
     measured = energy_joules(ops, "loihi").total_j
     assert break_even_rate(ops, rate, "loihi", measured) == pytest.approx(rate)
     assert break_even_rate(ops, rate, "loihi", 1e-15) == float("inf")
+
+
+def test_each_spiking_layer_gets_the_rate_it_would_need(resnet_part) -> None:
+    part, x = resnet_part
+    ann_ops = count_ops(part, x[:1]).per_example()
+    needed = {}
+    for steps in (4, 8):
+        snn = convert_onboard(part, x, num_steps=steps, method="max")
+        rows = layer_break_even_rates(count_ops(snn, x[:1]).per_example(), ann_ops, "loihi")
+        assert [r["layer"] for r in rows][:2] == ["layer1.0.conv", "layer1.1.conv1"]
+        assert "stem.conv" not in {r["layer"] for r in rows}  # analog: no spikes in
+        assert all(0 < r["rate"] < 1 and r["needed_rate"] > 0 for r in rows)
+        needed[steps] = {r["layer"]: r["needed_rate"] for r in rows}
+    # Spike-driven joules grow with spikes = rate x neurons x steps: twice the steps, half the
+    # rate for the same joules.
+    for layer, rate in needed[4].items():
+        assert needed[8][layer] == pytest.approx(rate / 2, rel=1e-6)
 
 
 def test_the_spike_rate_loss_lowers_the_spike_rate(resnet_part) -> None:
