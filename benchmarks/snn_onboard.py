@@ -36,8 +36,8 @@ the same part on a neuromorphic profile, or the spike rate each setting would ne
 payload within 2x the bytes of the learned codec at equal accuracy.
 
 Run: ``python benchmarks/snn_onboard.py`` (resnet9; results ``snn_onboard.*``),
-``--model resnet18 --lam-epochs 6 --methods percentile --num-test 500`` or ``--model
-vit-micro-p8 --lam-epochs 10 --methods percentile --num-test 500`` (``snn_onboard-<model>.*``),
+``--model resnet18 --lam-epochs 6 --num-test 500`` or ``--model
+vit-micro-p8 --lam-epochs 10 --num-test 500`` (``snn_onboard-<model>.*``),
 or ``--quick`` (64 test images, T in {1, 4}, one split, short training: a smoke run, not a
 result).
 """

@@ -1,4 +1,4 @@
-"""The four strategies: exact aggregation maths, timing invariants, determinism, errors."""
+"""The strategies: exact aggregation maths, timing invariants, determinism, errors."""
 
 from __future__ import annotations
 
@@ -26,8 +26,14 @@ def _without_wall(history):
     return [{k: v for k, v in h.items() if k != "wall_s"} for h in history]
 
 
-def test_registry_lists_four_and_rejects_unknown() -> None:
-    assert set(list_strategies()) == {"fedavg-ground", "fedisl", "fedasync", "split-lam"}
+def test_registry_lists_five_and_rejects_unknown() -> None:
+    assert set(list_strategies()) == {
+        "fedavg-ground",
+        "fedisl",
+        "on-board-only",
+        "fedasync",
+        "split-lam",
+    }
     with pytest.raises(ValueError, match="fedavg-ground"):
         create_strategy("fedavg")
     with pytest.raises(ValueError, match="quorum"):

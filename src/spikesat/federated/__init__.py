@@ -1,9 +1,12 @@
 """Federated fine-tuning over a time-varying constellation, on a simulated clock.
 
-- :func:`federate` runs a strategy ("fedavg-ground", "fedisl", "fedasync", "split-lam";
+- :func:`federate` runs a strategy ("fedavg-ground", "fedisl", "on-board-only", "fedasync",
+  "split-lam";
   :func:`list_strategies`) over a contact plan, with a :class:`Clock` that moves bytes only
   inside contact windows at the link-trace rates and books energy to an ``EnergyLedger``;
-- :func:`federated_data` builds per-satellite non-IID partitions;
+- :func:`federated_data` builds per-satellite non-IID partitions; :func:`centralised_accuracy`
+  and :func:`real_target` give a run a target that means something (a fraction of what the
+  same model reaches on the pooled images), and ``federate(..., target_accuracy=)`` stops there;
 - backends "local" and "ray" run the local training; :class:`FaultModel` injects failures,
   drop-outs, missed windows and corrupted uploads;
 - :mod:`~spikesat.federated.aggregate` (FedAvg, ring all-reduce, staleness weights) and
@@ -49,11 +52,13 @@ from spikesat.federated.strategies import (
     FedAsync,
     FedAvgGround,
     FedIsl,
+    OnboardOnly,
     SplitLam,
     Strategy,
     create_strategy,
     list_strategies,
 )
+from spikesat.federated.targets import centralised_accuracy, check_target, real_target
 
 __all__ = [
     "Backend",
@@ -71,6 +76,7 @@ __all__ = [
     "LocalBackend",
     "LocalConfig",
     "Network",
+    "OnboardOnly",
     "RayBackend",
     "SimulationHorizonError",
     "SplitLam",
@@ -80,6 +86,8 @@ __all__ = [
     "add_lora",
     "aggregate_lora",
     "build_network",
+    "centralised_accuracy",
+    "check_target",
     "create_backend",
     "create_strategy",
     "decode_update",
@@ -93,6 +101,7 @@ __all__ = [
     "list_strategies",
     "lora_state",
     "merge_lora_delta",
+    "real_target",
     "ring_allreduce",
     "ring_allreduce_bytes",
     "schedule_transfer",

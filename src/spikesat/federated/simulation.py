@@ -41,6 +41,7 @@ from spikesat.federated.faults import Delivery, FaultModel, deliver_update
 from spikesat.federated.network import Network
 from spikesat.federated.payload import UpdateId, encode_update
 from spikesat.federated.strategies import Strategy, create_strategy
+from spikesat.federated.targets import check_target
 from spikesat.models import count_macs
 from spikesat.train import evaluate
 from spikesat.train.rng import seeded_global_rng
@@ -231,6 +232,9 @@ class FederationResult:
         ``round -> [[sat, update key], ...]``.
     wall_s : float
         Wall-clock seconds of the whole call.
+    stop_reason : str
+        "rounds" (all rounds ran), "target" (``target_accuracy`` reached) or
+        "stop_after_rounds".
     """
 
     history: list[dict[str, Any]]
@@ -239,6 +243,7 @@ class FederationResult:
     energy: dict[str, Any] = field(default_factory=dict)
     contributions: dict[int, list[list[int]]] = field(default_factory=dict)
     wall_s: float = 0.0
+    stop_reason: str = "rounds"
 
     @property
     def final_accuracy(self) -> float:
@@ -260,6 +265,7 @@ class FederationResult:
             "energy": self.energy,
             "final_accuracy": self.final_accuracy,
             "wall_s": self.wall_s,
+            "stop_reason": self.stop_reason,
         }
 
     def to_json(self, path: str | Path | None = None) -> str:
@@ -395,6 +401,8 @@ def federate(
     stop_after_rounds: int | None = None,
     progress: Callable[[int, int, dict[str, Any]], None] | None = None,
     strategy_kwargs: dict[str, Any] | None = None,
+    target_accuracy: float | None = None,
+    centralised_accuracy: float | None = None,
 ) -> FederationResult:
     """Fine-tune a LAM across a constellation with a federated strategy, in simulated time.
 
@@ -437,10 +445,19 @@ def federate(
         Return after this many rounds of this call (to be resumed later).
     progress : callable, optional
         Called as ``progress(round_done, rounds, history_entry)`` after each round.
+    target_accuracy : float, optional
+        Stop after the first round whose test accuracy reaches it (``rounds`` stays the cap;
+        the contact plan's horizon ends a run with ``SimulationHorizonError``). A real target
+        is a fraction of the centralised accuracy (:func:`~spikesat.federated.real_target`).
+    centralised_accuracy : float, optional
+        The same model's accuracy when trained on the pooled images
+        (:func:`~spikesat.federated.centralised_accuracy`); a ``target_accuracy`` above it is
+        refused.
 
     Returns
     -------
     FederationResult
+        ``stop_reason`` says why it returned: "rounds", "target" or "stop_after_rounds".
     """
     began = time.time()
     if not isinstance(rounds, int) or rounds < 1:
@@ -451,6 +468,8 @@ def federate(
         raise ValueError(f"unknown trainable {trainable!r}; choose one of {', '.join(TRAINABLE)}")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir (where the checkpoint was written)")
+    if target_accuracy is not None:
+        check_target(target_accuracy, centralised_accuracy)
     strategy_obj = (
         create_strategy(strategy, **(strategy_kwargs or {}))
         if isinstance(strategy, str)
@@ -541,22 +560,41 @@ def federate(
     last_round = (
         rounds if stop_after_rounds is None else min(rounds, first_round + stop_after_rounds)
     )
+    stop_reason = "rounds" if last_round == rounds else "stop_after_rounds"
+
+    def reached() -> bool:
+        return (
+            target_accuracy is not None
+            and bool(history)
+            and history[-1]["accuracy"] >= target_accuracy
+        )
+
     try:
-        for round_index in range(first_round, last_round):
+        round_index = first_round
+        while round_index < last_round and not reached():
             entry = _run_round(sim, strategy_obj, round_index)
             history.append(entry)
+            round_index += 1
             if path is not None and (
-                (round_index + 1) % checkpoint_every == 0 or round_index + 1 == last_round
+                round_index % checkpoint_every == 0 or round_index == last_round or reached()
             ):
-                _save_checkpoint(path, sim, strategy_obj, config, history, round_index + 1)
+                _save_checkpoint(path, sim, strategy_obj, config, history, round_index)
             if progress is not None:
-                progress(round_index + 1, rounds, entry)
+                progress(round_index, rounds, entry)
     finally:
         backend_obj.close()
+    if reached():
+        stop_reason = "target"
     energy = clock.ledger.to_dict()
     energy.pop("entries")
     return FederationResult(
-        history, net, config, energy, sim.contributions, wall_s=time.time() - began
+        history,
+        net,
+        config,
+        energy,
+        sim.contributions,
+        wall_s=time.time() - began,
+        stop_reason=stop_reason,
     )
 
 

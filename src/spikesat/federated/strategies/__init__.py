@@ -1,9 +1,11 @@
-"""Federated strategies: "fedavg-ground", "fedisl", "fedasync" and "split-lam"."""
+"""Federated strategies: "fedavg-ground", "fedisl", "on-board-only", "fedasync" and
+"split-lam"."""
 
 from spikesat.federated.strategies import (  # noqa: F401  (register the strategies)
     fedasync,
     fedavg_ground,
     fedisl,
+    onboard_only,
     split_lam,
 )
 from spikesat.federated.strategies.base import (
@@ -15,6 +17,7 @@ from spikesat.federated.strategies.base import (
 from spikesat.federated.strategies.fedasync import FedAsync
 from spikesat.federated.strategies.fedavg_ground import FedAvgGround
 from spikesat.federated.strategies.fedisl import FedIsl
+from spikesat.federated.strategies.onboard_only import OnboardOnly
 from spikesat.federated.strategies.split_lam import SplitLam
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "FedAsync",
     "FedAvgGround",
     "FedIsl",
+    "OnboardOnly",
     "SplitLam",
     "Strategy",
     "create_strategy",
