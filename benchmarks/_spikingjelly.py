@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from spikesat.energy import count_ops, energy_joules
-from spikesat.snn import accuracy
+from spikesat.snn import prefix_accuracies
 
 SPIKINGJELLY_MODES = ("Max", "99.9%")
 
@@ -26,13 +26,17 @@ class SpikingJellyRunner(nn.Module):
         self.net = net
         self.num_steps = num_steps
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_steps(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's output at every step ``[num_steps, B, ...]``, from a reset state."""
         from spikingjelly.activation_based import functional
 
         functional.reset_net(self.net)
-        total = sum(self.net(x) for _ in range(self.num_steps))
+        outputs = torch.stack([self.net(x) for _ in range(self.num_steps)])
         functional.reset_net(self.net)
-        return total / self.num_steps
+        return outputs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_steps(x).mean(0)
 
 
 def spikingjelly_rows(
@@ -75,10 +79,12 @@ def spikingjelly_rows(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             net = Converter(RateCodingRecipe(loader, mode=mode)).convert(ann).eval()
+        runner = SpikingJellyRunner(net, max(steps)).eval()
+        head = nn.Identity() if remote is None else remote.eval()
+        accuracies = prefix_accuracies(runner.forward_steps, head, test_x, test_y, steps)
         for num_steps in steps:
-            runner = SpikingJellyRunner(net, num_steps).eval()
-            whole = runner if remote is None else nn.Sequential(runner, remote).eval()
-            acc = accuracy(whole, test_x, test_y)
+            runner.num_steps = num_steps
+            acc = accuracies[num_steps]
             ops = count_ops(runner, sample)
             rate = ops.spike_rate
             ops = ops.per_example()

@@ -11,7 +11,7 @@ from torch import nn
 import spikesat.models as models
 from spikesat.codecs import create as create_codec
 from spikesat.energy import count_ops, energy_joules
-from spikesat.snn import convert, finetune_onboard
+from spikesat.snn import accuracy, convert, finetune_onboard, prefix_accuracies
 from spikesat.snn.hybrid import convert_onboard
 from spikesat.snn.onboard_sweep import (
     break_even_rate,
@@ -237,3 +237,23 @@ def test_the_spike_rate_loss_lowers_the_spike_rate(resnet_part) -> None:
     assert all(p.requires_grad is False for p in sm.remote.parameters())
     with pytest.raises(ValueError, match="rate_weight"):
         finetune_onboard(snn, sm.remote, (x, labels), num_steps=2, rate_weight=-1.0)
+
+
+def test_one_long_run_gives_every_shorter_runs_output(resnet_part) -> None:
+    part, x = resnet_part
+    snn = convert_onboard(part, x, num_steps=8, method="max")
+    with torch.no_grad():
+        running = snn.forward_steps(x).cumsum(0)
+        for steps in (1, 3, 8):
+            snn.num_steps = steps
+            torch.testing.assert_close(running[steps - 1] / steps, snn(x))
+    snn.num_steps = 8
+    head = nn.Sequential(nn.Flatten(), nn.LazyLinear(4))
+    head(x[:1].new_zeros(1, *running.shape[2:]))
+    labels = torch.arange(len(x)) % 4
+    got = prefix_accuracies(snn.forward_steps, head, x, labels, (1, 2, 8), batch_size=3)
+    for steps, value in got.items():
+        snn.num_steps = steps
+        assert value == accuracy(nn.Sequential(snn, head), x, labels)
+    with pytest.raises(ValueError, match="fewer than the 16"):
+        prefix_accuracies(snn.forward_steps, head, x, labels, (16,))

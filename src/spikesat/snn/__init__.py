@@ -14,7 +14,7 @@ from spikesat.snn.neurons import IFNeuron
 from spikesat.snn.nir_export import export_nir, run_nir
 from spikesat.snn.qcfs import QCFS, replace_relu_with_qcfs, train_qcfs
 from spikesat.snn.surrogates import SURROGATES, list_surrogates
-from spikesat.snn.sweep import accuracy, sweep_num_steps
+from spikesat.snn.sweep import accuracy, prefix_accuracies, sweep_num_steps
 
 __all__ = [
     "METHODS",
@@ -36,6 +36,7 @@ __all__ = [
     "int8_head",
     "lam_features",
     "list_surrogates",
+    "prefix_accuracies",
     "replace_relu_with_qcfs",
     "run_nir",
     "spiking_head",

@@ -25,7 +25,7 @@ from torch import nn
 from spikesat.energy import count_ops, energy_joules, get_hardware
 from spikesat.snn.hybrid import HybridSNN, convert_onboard
 from spikesat.snn.network import check_num_steps
-from spikesat.snn.sweep import accuracy
+from spikesat.snn.sweep import accuracy, prefix_accuracies
 
 NEUROMORPHIC = ("loihi", "spinnaker2")
 
@@ -123,6 +123,7 @@ def score_onboard(
     target_j: float,
     payload_examples: int = 0,
     ann_ops: Any = None,
+    known_accuracy: float | None = None,
 ) -> dict[str, Any]:
     """Score one converted on-board part at its ``num_steps``: accuracy, spikes and joules.
 
@@ -146,6 +147,8 @@ def score_onboard(
     ann_ops : OpCount, optional
         Per-example counts of the ANN part; when given, ``layer_break_even`` holds
         :func:`layer_break_even_rates` per neuromorphic profile.
+    known_accuracy : float, optional
+        The accuracy at ``num_steps`` when already measured (:func:`prefix_accuracies`).
 
     Returns
     -------
@@ -156,8 +159,9 @@ def score_onboard(
         payload, ``payload_bytes``.
     """
     analog = [r.name for r in snn.layer_table(sample[:1]) if r.role == "analog"]
-    model = nn.Sequential(snn, remote).eval()
-    acc = accuracy(model, test_images, test_labels, batch_size=128)
+    acc = known_accuracy
+    if acc is None:
+        acc = accuracy(nn.Sequential(snn, remote).eval(), test_images, test_labels, batch_size=128)
     ops = count_ops(snn, sample)
     rate = ops.spike_rate
     ops = ops.per_example()
@@ -287,12 +291,18 @@ def sweep_onboard(
     emit(int8)
     target = int8_j / 3.0
     for method in methods:
-        snn = convert_onboard(sm.onboard, calibration, num_steps=steps[0], method=method, gelu=gelu)
+        snn = convert_onboard(
+            sm.onboard, calibration, num_steps=max(steps), method=method, gelu=gelu
+        )
+        accuracies = prefix_accuracies(
+            snn.forward_steps, sm.remote.eval(), test_images, test_labels, steps
+        )
         for num_steps in steps:
             snn.num_steps = num_steps
             row = score_onboard(
                 snn, sm.remote, test_images, test_labels, sample, hardware, target,
                 payload_examples=payload_examples, ann_ops=ann_ops,
+                known_accuracy=accuracies[num_steps],
             )  # fmt: skip
             emit({"model": f"snn-{method}", "split": at, **row})
     return rows

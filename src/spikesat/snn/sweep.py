@@ -27,6 +27,56 @@ def accuracy(
     return correct / len(inputs)
 
 
+def prefix_accuracies(
+    step_outputs: Callable[[torch.Tensor], torch.Tensor],
+    remote: nn.Module,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    steps: Sequence[int],
+    batch_size: int = 64,
+) -> dict[int, float]:
+    """Top-1 accuracy of ``remote`` on the running mean of a spiking part's outputs at each of
+    ``steps``, from one run of ``max(steps)`` steps.
+
+    A spiking network is causal: its first ``t`` steps do not depend on the later ones, so the
+    mean of the first ``t`` outputs of a long run is the output of a ``t``-step run, and one run
+    replaces a run per step count.
+
+    Parameters
+    ----------
+    step_outputs : callable
+        Inputs ``[B, ...]`` -> the part's output at every step ``[max(steps), B, ...]``, from a
+        reset state.
+    remote : nn.Module
+        The network that answers on the mean output (``nn.Identity()`` for a whole classifier).
+    inputs, labels : torch.Tensor
+        ``[N, ...]`` and ``[N]``.
+    steps : sequence of int
+        Step counts, each at most the number of steps ``step_outputs`` runs.
+    batch_size : int
+        Inputs per run.
+
+    Returns
+    -------
+    dict
+        Step count -> accuracy.
+    """
+    correct = dict.fromkeys(steps, 0)
+    with torch.no_grad():
+        for start in range(0, len(inputs), batch_size):
+            outputs = step_outputs(inputs[start : start + batch_size])
+            if len(outputs) < max(steps):
+                raise ValueError(
+                    f"the part ran {len(outputs)} steps, fewer than the {max(steps)} asked for"
+                )
+            running = outputs.cumsum(0)
+            y = labels[start : start + batch_size]
+            for t in steps:
+                logits = remote(running[t - 1] / t)
+                correct[t] += int((logits.argmax(1) == y).sum())
+    return {t: correct[t] / len(inputs) for t in steps}
+
+
 def sweep_num_steps(
     model: nn.Module,
     train_features: torch.Tensor,
