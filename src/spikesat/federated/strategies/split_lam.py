@@ -31,6 +31,17 @@ adapter; after the round the adapters are aggregated by FLoRA stacking (exact: t
 sum of the planes' updates) or HetLoRA zero-padding
 (:func:`~spikesat.federated.lora.aggregate_lora`), merged into the frozen backbone and
 restarted, so every plane starts the next round from the same merged backbone.
+
+``schedule="window"`` trains the way the seeds designed it: the planes are served in the order
+in which their relays first see a station (topology-aware), and each plane takes as many
+U-shaped steps (up to ``max_steps``) as its relay's ground window allows, each followed by a
+plane all-reduce (exact SGD on the plane's combined batch), continuing while the last step's
+duration still fits before the window ends. Every plane starts from the round's sat-side
+parameters; the server averages the planes' final sat-side parameters, weighted by the
+examples each processed. The ground backbone's adapters step with every plane's steps in turn.
+Limits, stated: the steps of one plane are not pipelined (a step's forward waits for the
+previous step's gradients), and the ground's compute is not a queue (planes whose windows
+overlap share it for free); mid-round failures remove a member before its plane's last step.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ from torch import nn
 
 from spikesat.federated.aggregate import weighted_average
 from spikesat.federated.backends.trainer import job_seed
+from spikesat.federated.clock import window_end_s
 from spikesat.federated.lora import (
     AGGREGATION_METHODS,
     add_lora,
@@ -70,6 +82,7 @@ if TYPE_CHECKING:
 
 FLOAT32_BYTES = 4
 LABEL_BYTES = 1
+SCHEDULES = ("round", "window")
 
 
 @STRATEGIES.register("split-lam")
@@ -86,6 +99,15 @@ class SplitLam(Strategy):
         Rank of the ground backbone's LoRA adapters.
     codec : str, optional
         A spikesat codec name (:func:`spikesat.codecs.list_codecs`) for the embeddings.
+    lora_ranks : list of int, optional
+        One LoRA rank per plane (heterogeneous ranks), aggregated by ``lora_aggregation``.
+    lora_aggregation : str
+        ``"stack"`` (FLoRA) or ``"zero-pad"`` (HetLoRA).
+    schedule : str
+        ``"round"``: one step over every plane per round; ``"window"``: up to ``max_steps``
+        steps per plane within its relay's ground window.
+    max_steps : int
+        The most steps a plane takes in one window (``schedule="window"`` only).
     """
 
     name = "split-lam"
@@ -99,6 +121,8 @@ class SplitLam(Strategy):
         codec: str | None = None,
         lora_ranks: list[int] | None = None,
         lora_aggregation: str = "stack",
+        schedule: str = "round",
+        max_steps: int = 1,
     ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -114,6 +138,16 @@ class SplitLam(Strategy):
                 f"unknown lora_aggregation {lora_aggregation!r}; choose one of "
                 f"{', '.join(AGGREGATION_METHODS)}"
             )
+        if schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+        if schedule == "round" and max_steps != 1:
+            raise ValueError(
+                f"max_steps={max_steps} needs schedule='window' (a 'round' takes one step)"
+            )
+        self.schedule = schedule
+        self.max_steps = max_steps
         self.batch_size = batch_size
         self.lr = float(lr)
         self.lora_rank = lora_rank
@@ -132,6 +166,8 @@ class SplitLam(Strategy):
             "lora_ranks": self.lora_ranks,
             "lora_aggregation": self.lora_aggregation,
             "codec": self.codec_name,
+            "schedule": self.schedule,
+            "max_steps": self.max_steps,
         }
 
     def state_dict(self) -> dict[str, Any]:
@@ -194,28 +230,33 @@ class SplitLam(Strategy):
         self.feature_dim = int(pooled.shape[1])
 
     # ------------------------------------------------------------------ maths
-    def batches(self, sim: Federation, sats: list[int], round: int) -> dict[int, tuple]:
-        """Each member's seeded mini-batch ``(images, labels)``."""
+    def batches(
+        self, sim: Federation, sats: list[int], round: int, step: int = 0
+    ) -> dict[int, tuple]:
+        """Each member's seeded mini-batch ``(images, labels)`` for ``step`` of ``round``."""
         out = {}
         for sat in sats:
             part = sim.data.parts[sat]
-            rng = np.random.default_rng(job_seed(sim.seed, round, sat, salt=7))
+            rng = np.random.default_rng(job_seed(sim.seed, round, sat, salt=_salt(7, step)))
             take = rng.choice(len(part), size=min(self.batch_size, len(part)), replace=False)
             index = torch.as_tensor(np.sort(part[take]))
             out[sat] = (sim.data.train_images[index], sim.data.train_labels[index])
         return out
 
-    def step(self, sim: Federation, batches: dict[int, tuple], round: int) -> dict[str, Any]:
+    def step(
+        self, sim: Federation, batches: dict[int, tuple], round: int, step: int = 0
+    ) -> dict[str, Any]:
         """One U-shaped SGD step over all members' batches; returns sizes and the loss.
 
         The ground runs one backbone for every plane (shared LoRA) or each plane's own
         backbone copy (``lora_ranks``); either way it steps with the gradient of the round's
         mean loss, and with ``lora_ranks`` the planes' adapters are then aggregated
         (``lora_aggregation``) and merged into every copy's frozen weights. Dropout and
-        drop-path draw from torch's global generator, seeded per round for the step only (the
-        caller's state is restored afterwards).
+        drop-path draw from torch's global generator, seeded per round and step for the step
+        only (the caller's state is restored afterwards).
         """
-        with seeded_global_rng(job_seed(sim.seed, round, 0, salt=8), torch.device("cpu")):
+        seed = job_seed(sim.seed, round, 0, salt=_salt(8, step))
+        with seeded_global_rng(seed, torch.device("cpu")):
             return self._step(sim, batches, round)
 
     def _step(self, sim: Federation, batches: dict[int, tuple], round: int) -> dict[str, Any]:
@@ -317,11 +358,13 @@ class SplitLam(Strategy):
 
     # ------------------------------------------------------------------ the round
     def run_round(self, sim: Federation, round: int) -> dict[str, Any]:
-        """One split-learning round over every plane."""
-        start_s = sim.time_s
+        """One split-learning round over every plane (``schedule``)."""
         participants = set(sim.participants(round))
         if not participants:
             return {"num_participants": 0, "num_contributions": 0}
+        if self.schedule == "window":
+            return self._window_round(sim, round, participants)
+        start_s = sim.time_s
         batches = self.batches(sim, sorted(participants), round)
         out = self.step(sim, batches, round)
         counts = out["counts"]
@@ -332,31 +375,7 @@ class SplitLam(Strategy):
             if not members:
                 continue
             have = download_to_plane(sim, ring, members, sat_bytes, start_s, round)
-            ready = {
-                sat: sim.clock.compute(sat, self.onboard_macs * counts[sat], have[sat], round)
-                for sat in members
-            }
-            relay = first_to_see_ground(sim, members, max(ready.values()))
-            up_bytes = {sat: out["token_bytes"][sat] + LABEL_BYTES * counts[sat] for sat in members}
-            time_s = self._up(sim, ring, relay, up_bytes, ready, round)
-            num = sum(counts[sat] for sat in members)
-            time_s = sim.clock.ground_compute(self.ground_macs * num, time_s, round)
-            feature_bytes = {sat: counts[sat] * self.feature_dim * FLOAT32_BYTES for sat in members}
-            have = self._down(sim, ring, relay, feature_bytes, time_s, round)
-            ready = {
-                sat: sim.clock.compute(sat, 3 * self.head_macs * counts[sat], have[sat], round)
-                for sat in members
-            }
-            time_s = self._up(sim, ring, relay, feature_bytes, ready, round)
-            time_s = sim.clock.ground_compute(2 * self.ground_macs * num, time_s, round)
-            grad_bytes = {
-                sat: counts[sat] * int(np.prod(self.token_shape)) * FLOAT32_BYTES for sat in members
-            }
-            have = self._down(sim, ring, relay, grad_bytes, time_s, round)
-            ready = {
-                sat: sim.clock.compute(sat, 2 * self.onboard_macs * counts[sat], have[sat], round)
-                for sat in members
-            }
+            ready = self._time_step(sim, ring, members, out, have, round)
             alive = sim.survivors(members, round)
             if not alive:  # the whole plane failed mid-round: its adapters never leave it
                 continue
@@ -365,8 +384,108 @@ class SplitLam(Strategy):
             )
             num_alive = sum(counts[sat] for sat in alive)
             deliveries.append(send_plane(sim, plane, alive, plane_state, num_alive, time_s, round))
+        entry = self._finish(sim, round, deliveries, len(participants))
+        if entry["num_contributions"]:
+            entry["train_loss"] = out["loss"]
+            entry["bytes_embeddings"] = int(sum(out["token_bytes"].values()))
+        return entry
+
+    def _window_round(self, sim: Federation, round: int, participants: set[int]) -> dict[str, Any]:
+        """Up to ``max_steps`` steps per plane within its relay's ground window."""
+        start_s = sim.time_s
+        params = dict(sim.model.named_parameters())
+        start_state = {n: params[n].detach().clone() for n in self.sat_names}
+        sat_bytes = len(sim.encode(start_state))
+        queue = []
+        for plane, ring in enumerate(sim.network.plane_members()):
+            members = [sat for sat in ring if sat in participants]
+            if members:
+                relay = first_to_see_ground(sim, members, start_s)
+                queue.append((sim.network.best_ground_window(relay, start_s)[1], plane, ring))
+        deliveries, steps, loss_sum, num_seen, token_bytes = [], [], 0.0, 0, 0
+        order = [plane for _, plane, _ in sorted(queue)]
+        for _first_contact_s, plane, ring in sorted(queue):
+            members = [sat for sat in ring if sat in participants]
+            with torch.no_grad():
+                for name, value in start_state.items():
+                    params[name].copy_(value)
+            have = download_to_plane(sim, ring, members, sat_bytes, start_s, round)
+            step, begin_s, alive, plane_state, seen = 0, min(have.values()), members, None, 0
+            while True:
+                out = self.step(sim, self.batches(sim, members, round, step), round, step)
+                ready = self._time_step(sim, ring, members, out, have, round)
+                if step == 0:  # the window the plane's first step lands in
+                    relay = first_to_see_ground(sim, members, begin_s)
+                    station, contact_s = sim.network.best_ground_window(relay, begin_s)
+                    window_s = window_end_s(sim.network.ground(relay, station), contact_s)
+                step_s = max(ready.values()) - max(begin_s, contact_s)  # this step's duration
+                last = step + 1 >= self.max_steps or max(ready.values()) + step_s > window_s
+                if last:
+                    alive = sim.survivors(members, round)
+                    if not alive:
+                        break
+                plane_state, end_s = plane_all_reduce(
+                    sim, ring, alive, out["states"], out["counts"], max(ready.values()),
+                    sat_bytes, round,
+                )  # fmt: skip
+                seen += sum(out["counts"][sat] for sat in alive)
+                loss_sum += out["loss"] * sum(out["counts"].values())
+                num_seen += sum(out["counts"].values())
+                token_bytes += sum(out["token_bytes"].values())
+                step += 1
+                if last:
+                    break
+                with torch.no_grad():
+                    for name, value in plane_state.items():
+                        params[name].copy_(value)
+                have, begin_s = dict.fromkeys(members, end_s), end_s
+            steps.append(step)
+            if alive:
+                deliveries.append(send_plane(sim, plane, alive, plane_state, seen, end_s, round))
+        entry = self._finish(sim, round, deliveries, len(participants))
+        if entry["num_contributions"]:
+            entry.update(
+                train_loss=loss_sum / num_seen,
+                bytes_embeddings=int(token_bytes),
+                plane_order=order,
+                steps_per_plane=steps,
+            )
+        return entry
+
+    def _time_step(self, sim, ring, members, out, have, round) -> dict[int, float]:
+        """Clock one U-shaped step of ``members`` starting when each ``have`` its parameters;
+        when each member has finished its backward pass [s]."""
+        counts = out["counts"]
+        ready = {
+            sat: sim.clock.compute(sat, self.onboard_macs * counts[sat], have[sat], round)
+            for sat in members
+        }
+        relay = first_to_see_ground(sim, members, max(ready.values()))
+        up_bytes = {sat: out["token_bytes"][sat] + LABEL_BYTES * counts[sat] for sat in members}
+        time_s = self._up(sim, ring, relay, up_bytes, ready, round)
+        num = sum(counts[sat] for sat in members)
+        time_s = sim.clock.ground_compute(self.ground_macs * num, time_s, round)
+        feature_bytes = {sat: counts[sat] * self.feature_dim * FLOAT32_BYTES for sat in members}
+        have = self._down(sim, ring, relay, feature_bytes, time_s, round)
+        ready = {
+            sat: sim.clock.compute(sat, 3 * self.head_macs * counts[sat], have[sat], round)
+            for sat in members
+        }
+        time_s = self._up(sim, ring, relay, feature_bytes, ready, round)
+        time_s = sim.clock.ground_compute(2 * self.ground_macs * num, time_s, round)
+        grad_bytes = {
+            sat: counts[sat] * int(np.prod(self.token_shape)) * FLOAT32_BYTES for sat in members
+        }
+        have = self._down(sim, ring, relay, grad_bytes, time_s, round)
+        return {
+            sat: sim.clock.compute(sat, 2 * self.onboard_macs * counts[sat], have[sat], round)
+            for sat in members
+        }
+
+    def _finish(self, sim, round, deliveries, num_participants) -> dict[str, Any]:
+        """Average the planes' deliveries into the model and advance the clock."""
         if not deliveries:  # every participant failed mid-round: the model stays as it was
-            return {"num_participants": len(participants), "num_contributions": 0}
+            return {"num_participants": num_participants, "num_contributions": 0}
         for delivery in deliveries:
             for sat in delivery.meta["sats"]:
                 sim.count_contribution(round, sat)
@@ -379,10 +498,8 @@ class SplitLam(Strategy):
                 params[name].copy_(value)
         sim.time_s = max(d.arrival_s for d in deliveries)
         return {
-            "num_participants": len(participants),
+            "num_participants": num_participants,
             "num_contributions": sum(len(d.meta["sats"]) for d in deliveries),
-            "train_loss": out["loss"],
-            "bytes_embeddings": int(sum(out["token_bytes"].values())),
             "num_retransmissions": sum(d.attempts - 1 for d in deliveries),
         }
 
@@ -397,6 +514,11 @@ class SplitLam(Strategy):
         """Uplink ``payloads`` to the relay and scatter them over ISLs."""
         arrival = sim.clock.download(relay, int(sum(payloads.values())), ready_s, round).arrival_s
         return ring_scatter(sim, ring, relay, payloads, arrival, round)
+
+
+def _salt(base: int, step: int) -> int:
+    """The seed salt of ``step`` (step 0 keeps the one-step-per-round draws)."""
+    return base if step == 0 else 1000 * base + step
 
 
 def _has_lora(model: nn.Module) -> bool:
