@@ -35,6 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _federation import Collect, stations, time_to
 from _report import headline, write_results
 from spikesat.federated import (
     LocalConfig,
@@ -44,16 +45,8 @@ from spikesat.federated import (
     federate,
     federated_data,
 )
-from spikesat.orbits import ground_stations
 
 GOAL_RATIO = 0.20
-STATION_SETS = {1: ["Wallops"], 3: ["Wallops", "Hartebeesthoek", "Singapore"]}
-"""Stations of the built-in network a 53 deg shell passes over (Svalbard it never sees)."""
-
-
-def _stations(count: int) -> list:
-    by_name = {s.name: s for s in ground_stations("default")}
-    return [by_name[name] for name in STATION_SETS[count]]
 
 
 def _runs(quick: bool) -> list[tuple[str, dict[str, Any], int]]:
@@ -83,21 +76,6 @@ def _label(name: str, kwargs: dict[str, Any]) -> str:
     return name
 
 
-class _Collect:
-    """Progress callback keeping every round's entry (kept even if a later round fails)."""
-
-    def __init__(self) -> None:
-        self.history: list[dict[str, Any]] = []
-
-    def __call__(self, done: int, total: int, entry: dict[str, Any]) -> None:
-        self.history.append(entry)
-        print(
-            f"    round {done}/{total}: {entry['sim_time_h']:.2f} h, accuracy "
-            f"{entry['accuracy']:.3f}, wall {entry['wall_s']:.1f} s",
-            flush=True,
-        )
-
-
 def _scenario(
     name: str, network: Any, data: Any, local: LocalConfig, quick: bool, seed: int
 ) -> dict[str, Any]:
@@ -105,7 +83,7 @@ def _scenario(
     for strategy, kwargs, rounds in _runs(quick):
         label = _label(strategy, kwargs)
         print(f"  {name}: {label}", flush=True)
-        collect = _Collect()
+        collect = Collect()
         began = time.time()
         error = None
         try:
@@ -132,23 +110,16 @@ def _scenario(
         }
     baseline = runs["fedavg-ground q=1.0"]["history"]
     target = 0.95 * baseline[-1]["accuracy"] if baseline else float("nan")
-    base_time = _time_to(baseline, target)
+    base_time = time_to(baseline, target)
     for run in runs.values():
         run["target_accuracy"] = target
-        run["time_to_target_h"] = _time_to(run["history"], target)
+        run["time_to_target_h"] = time_to(run["history"], target)
         run["ratio_to_fedavg_ground"] = (
             None
             if run["time_to_target_h"] is None or not base_time
             else run["time_to_target_h"] / base_time
         )
     return {"target_accuracy": target, "runs": runs}
-
-
-def _time_to(history: list[dict[str, Any]], target: float) -> float | None:
-    for entry in history:
-        if entry["accuracy"] >= target:
-            return entry["sim_time_h"]
-    return None
 
 
 def _backend_comparison(network: Any, data: Any, local: LocalConfig, rounds: int) -> dict:
@@ -201,7 +172,7 @@ def main() -> None:
         began = time.time()
         network = build_network(
             constellation,
-            _stations(num_stations),
+            stations(num_stations),
             horizon_h=horizon_h,
             step_s=60.0,
             num_sats=num_sats,
@@ -248,7 +219,7 @@ def main() -> None:
     else:
         print("local vs Ray", flush=True)
         network = build_network(
-            "research-5x10", _stations(3), horizon_h=24.0, step_s=60.0, seed=args.seed
+            "research-5x10", stations(3), horizon_h=24.0, step_s=60.0, seed=args.seed
         )
         data = federated_data(
             network.num_sats,

@@ -84,6 +84,20 @@ def test_federate_passes_intra_plane_rounds_to_fedisl(tmp_path) -> None:
     assert result.exit_code == 2 and "--intra-plane-rounds" in result.output
 
 
+def test_federate_split_steps_trains_within_windows(tmp_path) -> None:
+    """--split-steps runs split-lam's window schedule: several steps per plane per round."""
+    out = tmp_path / "split.json"
+    args = ["federate", "-s", "split-lam", *SMALL, "--split-steps", "3", "--json", str(out)]
+    result = CliRunner().invoke(_app(), args)
+    assert result.exit_code == 0, result.output
+    steps = json.loads(out.read_text())["history"][0]["steps_per_plane"]
+    assert steps and all(1 <= k <= 3 for k in steps) and max(steps) > 1
+    result = CliRunner().invoke(
+        _app(), ["federate", "-s", "split-lam", *SMALL, "--split-steps", "0"]
+    )
+    assert result.exit_code == 2 and "--split-steps" in result.output
+
+
 def test_federate_bad_names_list_the_choices() -> None:
     runner = CliRunner()
     result = runner.invoke(_app(), ["federate", "-s", "fedprox", *SMALL])

@@ -45,8 +45,8 @@ def command(
         typer.Option(
             "--strategy",
             "-s",
-            help="Strategy; repeat for several, or 'all' (fedavg-ground, fedisl, fedasync, "
-            "split-lam).",
+            help="Strategy; repeat for several, or 'all' (fedavg-ground, fedisl, on-board-only, "
+            "fedasync, split-lam).",
         ),
     ] = ["fedavg-ground"],  # noqa: B006  (typer reads the default; it is never mutated)
     constellation: Annotated[
@@ -79,6 +79,14 @@ def command(
         int,
         typer.Option(
             help="fedisl: plane all-reduce rounds per ground round (hierarchical).", **POSITIVE
+        ),
+    ] = 1,
+    split_steps: Annotated[
+        int,
+        typer.Option(
+            help="split-lam: up to N U-shaped steps per plane within its relay's ground window "
+            "(1: one step per round).",
+            **POSITIVE,
         ),
     ] = 1,
     horizon_h: Annotated[float, typer.Option(help="Length of the contact plan (h).")] = 72.0,
@@ -187,6 +195,8 @@ def command(
             kwargs = {"quorum": quorum} if name in ("fedavg-ground", "fedisl") else {}
             if name == "fedisl":
                 kwargs["intra_plane_rounds"] = intra_plane_rounds
+            if name == "split-lam" and split_steps > 1:
+                kwargs.update(schedule="window", max_steps=split_steps)
             backend_obj = (
                 create_backend("ray", num_actors=num_actors) if backend == "ray" else backend
             )
