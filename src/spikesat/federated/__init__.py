@@ -11,7 +11,9 @@
   drop-outs, missed windows and corrupted uploads;
 - :mod:`~spikesat.federated.aggregate` (FedAvg, ring all-reduce, staleness weights) and
   :mod:`~spikesat.federated.lora` (peft LoRA with heterogeneous ranks, FLoRA stacking);
-  :mod:`spikesat.federated.flower` adapts a strategy to Flower (the ``[flower]`` extra).
+  :mod:`spikesat.federated.flower` adapts a strategy to Flower (the ``[flower]`` extra);
+- :func:`decompose` picks each satellite's split point and LoRA rank from its
+  :func:`satellite_resources` (compute, memory, energy, link, contact time) by MILP.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ from spikesat.federated.backends import (
 from spikesat.federated.clock import Clock, SimulationHorizonError, Transfer, schedule_transfer
 from spikesat.federated.compute import ComputeProfile, get_computer, list_computers
 from spikesat.federated.data import FederatedData, federated_data
+from spikesat.federated.decompose import (
+    Decomposition,
+    SatelliteResources,
+    candidate_costs,
+    decompose,
+    satellite_resources,
+)
 from spikesat.federated.faults import FaultModel, deliver_update
 from spikesat.federated.lora import (
     add_lora,
@@ -65,6 +74,7 @@ __all__ = [
     "Clock",
     "ComputeProfile",
     "CorruptUpdateError",
+    "Decomposition",
     "FaultModel",
     "FedAsync",
     "FedAvgGround",
@@ -78,6 +88,7 @@ __all__ = [
     "Network",
     "OnboardOnly",
     "RayBackend",
+    "SatelliteResources",
     "SimulationHorizonError",
     "SplitLam",
     "Strategy",
@@ -86,11 +97,13 @@ __all__ = [
     "add_lora",
     "aggregate_lora",
     "build_network",
+    "candidate_costs",
     "centralised_accuracy",
     "check_target",
     "create_backend",
     "create_strategy",
     "decode_update",
+    "decompose",
     "deliver_update",
     "encode_update",
     "federate",
@@ -104,6 +117,7 @@ __all__ = [
     "real_target",
     "ring_allreduce",
     "ring_allreduce_bytes",
+    "satellite_resources",
     "schedule_transfer",
     "staleness_weight",
     "weighted_average",
