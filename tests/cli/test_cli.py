@@ -33,6 +33,7 @@ def test_demo_runs_every_stage_and_caches_its_model() -> None:
         "spiking on-board",
         "energy",
         "federated",
+        "decompose",
         "services",
         "specialists",
     ]

@@ -21,6 +21,7 @@ from spikesat.cli.demo.specialists import specialists_stage
 from spikesat.cli.demo.spiking_onboard import snn_onboard_stage
 from spikesat.cli.demo.stages import (
     codec_stage,
+    decompose_stage,
     energy_stage,
     federated_stage,
     link_stage,
@@ -149,6 +150,8 @@ def run_demo(
     stages.append(energy_row)
     federated_row, federated = federated_stage(lam, splits, seed)
     stages.append(federated_row)
+    decompose_row, decomposition = decompose_stage(seed)
+    stages.append(decompose_row)
     services_row, services = services_stage(source, data_dir, seed, progress)
     stages.append(services_row)
     specialists_row, specialists = specialists_stage(lam, splits, seed, progress)
@@ -170,6 +173,7 @@ def run_demo(
             "snn_onboard": spiking_onboard,
             "energy": energy,
             "federated": federated,
+            "decompose": decomposition,
             "services": services,
             "specialists": specialists,
             "wall_time_s": round(time.time() - began, 1),

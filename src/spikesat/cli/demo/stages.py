@@ -18,6 +18,8 @@ from spikesat.units import db_to_lin
 DEMO_BUDGET = "x-band-eo-sentinel2"
 DEMO_FADING = "rician"
 DEMO_ONBOARD_HARDWARE = "jetson-tx2nx"
+DEMO_DEADLINE_S = 1.5
+"""Round deadline of the demo's decomposition [s]."""
 
 
 def _row(stage: str, what: str, result: str) -> dict[str, str]:
@@ -235,6 +237,44 @@ def federated_stage(
         f"{figures['bytes_ground'] / 1e6:.1f} MB, {figures['energy_j']:.1f} J"
     )
     return _row("federated", what, result), figures
+
+
+def decompose_stage(seed: int) -> tuple[dict[str, str], dict[str, Any]]:
+    """Per-satellite split point and LoRA rank of a ViT over the demo shell (MILP).
+
+    Half the satellites carry a Jetson TX2 NX and half an AGX Orin; the costs are those of
+    vit-small-p8 at 64 x 64 (weights are not needed to price it), the deadline
+    :data:`DEMO_DEADLINE_S` per round of 4 steps of 16 images.
+    """
+    import time
+    from collections import Counter
+
+    from spikesat.cli.federate import DEMO_SHELL
+    from spikesat.federated import build_network, decompose
+    from spikesat.models import create
+
+    began = time.time()
+    network = build_network(DEMO_SHELL, "default", horizon_h=24.0, step_s=60.0, seed=seed)
+    devices = ["jetson-tx2nx", "jetson-agx-orin"] * (network.num_sats // 2 + 1)
+    lam = create("vit-small-p8", in_chans=3, num_classes=10, img_size=64)
+    plan = decompose(
+        lam,
+        network,
+        onboard=devices[: network.num_sats],
+        objective="rank",
+        deadline_s=DEMO_DEADLINE_S,
+    )
+    chosen = Counter((d.split_at, d.lora_rank) for d in plan.values())
+    makespan_s = max(d.round_s for d in plan.values())
+    figures = {
+        "choices": {f"{at} r={rank}": n for (at, rank), n in sorted(chosen.items())},
+        "makespan_s": makespan_s,
+        "wall_s": time.time() - began,
+    }
+    picks = ", ".join(f"{n} x {key}" for key, n in figures["choices"].items())
+    result = f"{picks}; slowest round {makespan_s:.2f} s within the {DEMO_DEADLINE_S:g} s deadline"
+    what = f"split and LoRA rank per satellite, {network.num_sats} (TX2 NX / Orin), MILP"
+    return _row("decompose", what, result), figures
 
 
 def services_stage(
