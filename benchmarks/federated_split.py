@@ -26,6 +26,7 @@ smoke configuration, not a result).
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from pathlib import Path
@@ -126,9 +127,10 @@ def main() -> None:
             collect, began, error = Collect(), time.time(), None
             try:
                 federate(
-                    strategy, network=network, data=data, model=lam, rounds=budget, local=local,
-                    seed=args.seed, strategy_kwargs=kwargs, progress=collect,
-                    target_accuracy=target, centralised_accuracy=central["accuracy"],
+                    strategy, network=network, data=data, model=copy.deepcopy(lam),
+                    rounds=budget, local=local, seed=args.seed, strategy_kwargs=kwargs,
+                    progress=collect, target_accuracy=target,
+                    centralised_accuracy=central["accuracy"],
                 )  # fmt: skip
             except SimulationHorizonError as exc:
                 error = str(exc)

@@ -421,7 +421,8 @@ def federate(
         Dirichlet(0.5) over the satellites.
     model : str or nn.Module
         A LAM name (:func:`spikesat.models.list_models`, built for the data's image size and
-        classes) or a model.
+        classes) or a model, which is trained in place (``result.model`` is that object): pass
+        ``copy.deepcopy(model)`` to keep the original, e.g. to start several runs from it.
     onboard, ground_computer : str
         Compute profiles (:func:`~spikesat.federated.compute.list_computers`).
     eclipse : {None, "sunlit", "battery"}
