@@ -131,3 +131,16 @@ def test_a_plane_stops_when_its_next_step_would_outlast_the_window(
     short, longer = steps_with_window(2.0), steps_with_window(8.0)
     assert all(1 <= k < 200 for k in short + longer)
     assert sum(longer) > sum(short)
+
+
+def test_running_past_the_plan_is_a_horizon_error(small_network) -> None:
+    """A relay wanted after the plan's last contact: the error federate's callers catch."""
+    from types import SimpleNamespace
+
+    from spikesat.federated import SimulationHorizonError
+    from spikesat.federated.strategies.base import first_to_see_ground
+
+    sim = SimpleNamespace(network=small_network)
+    assert first_to_see_ground(sim, [0, 1], 0.0) in (0, 1)
+    with pytest.raises(SimulationHorizonError, match="build a longer plan"):
+        first_to_see_ground(sim, [0, 1], small_network.horizon_s + 1.0)

@@ -17,6 +17,7 @@ import torch
 
 from spikesat._registry import Registry
 from spikesat.federated.aggregate import ring_allreduce, ring_chunk_bytes
+from spikesat.federated.clock import SimulationHorizonError
 
 if TYPE_CHECKING:
     from spikesat.federated.faults import Delivery
@@ -273,7 +274,7 @@ def first_to_see_ground(sim: Federation, members: list[int], after_s: float) -> 
         if window is not None and (best is None or window[1] < best[0]):
             best = (window[1], sat)
     if best is None:
-        raise ValueError(
+        raise SimulationHorizonError(
             f"no satellite of {members} sees a ground station after {after_s / 3600:.2f} h "
             "before the contact plan ends: build a longer plan (horizon_h)"
         )
