@@ -6,29 +6,14 @@ import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from spikesat.federated import add_lora, create_strategy, federate, weighted_average
-from spikesat.models import create
 
 
-class _Sim:
-    """Just what ``SplitLam.batches`` reads."""
-
-    def __init__(self, data) -> None:
-        self.data = data
-        self.seed = 0
-
-
-def _model():
-    torch.manual_seed(3)
-    model = create("vit-micro-p8", in_chans=3, num_classes=10, img_size=32, drop_path_rate=0.0)
-    model.head.drop.p = 0.0
-    return model
-
-
-def test_window_steps_equal_sequential_plane_sgd(small_network, small_data) -> None:
-    model = _model()
+def test_window_steps_equal_sequential_plane_sgd(
+    small_network, small_data, dropout_free_vit, centralised_sgd_step
+) -> None:
+    model = dropout_free_vit()
     reference = copy.deepcopy(model)
     strategy = create_strategy(
         "split-lam", batch_size=4, lr=0.1, lora_rank=2, schedule="window", max_steps=4
@@ -56,16 +41,7 @@ def test_window_steps_equal_sequential_plane_sgd(small_network, small_data) -> N
                 param.copy_(value)
         total = 0
         for step in range(num_steps):
-            batches = strategy.batches(_Sim(small_data), planes[plane], 0, step)
-            images = torch.cat([b[0] for b in batches.values()])
-            labels = torch.cat([b[1] for b in batches.values()])
-            reference.train()
-            loss = F.cross_entropy(reference(images), labels)
-            grads = torch.autograd.grad(loss, trainable)
-            with torch.no_grad():
-                for param, grad in zip(trainable, grads, strict=True):
-                    param -= 0.1 * grad
-            total += len(labels)
+            total += centralised_sgd_step(reference, trainable, strategy, planes[plane], 0, step)
         finals.append({names[id(p)]: p.detach().clone() for p in sat_side})
         seen.append(total)
     with torch.no_grad():
@@ -79,16 +55,16 @@ def test_window_steps_equal_sequential_plane_sgd(small_network, small_data) -> N
 
 
 def test_window_serves_first_contact_first_and_fits_more_steps_per_hour(
-    small_network, small_data
+    small_network, small_data, dropout_free_vit
 ) -> None:
     kw = {"batch_size": 4, "lr": 0.1, "lora_rank": 2}
     one = federate(
         create_strategy("split-lam", **kw), network=small_network, data=small_data,
-        model=_model(), rounds=2,
+        model=dropout_free_vit(), rounds=2,
     )  # fmt: skip
     window = federate(
         create_strategy("split-lam", schedule="window", max_steps=8, **kw),
-        network=small_network, data=small_data, model=_model(), rounds=2,
+        network=small_network, data=small_data, model=dropout_free_vit(), rounds=2,
     )  # fmt: skip
     steps = sum(sum(h["steps_per_plane"]) for h in window.history) / len(
         small_network.plane_members()

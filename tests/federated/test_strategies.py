@@ -6,7 +6,6 @@ import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from spikesat.federated import (
     create_strategy,
@@ -100,10 +99,10 @@ def test_fedasync_merges_and_is_deterministic(small_network, small_data, local_c
         assert torch.equal(a, b)
 
 
-def test_split_lam_equals_centralised_sgd_on_the_same_batches(small_network, small_data) -> None:
-    torch.manual_seed(3)
-    model = create("vit-micro-p8", in_chans=3, num_classes=10, img_size=32, drop_path_rate=0.0)
-    model.head.drop.p = 0.0
+def test_split_lam_equals_centralised_sgd_on_the_same_batches(
+    small_network, small_data, dropout_free_vit, centralised_sgd_step
+) -> None:
+    model = dropout_free_vit()
     reference = copy.deepcopy(model)
     strategy = create_strategy("split-lam", batch_size=4, lr=0.1, lora_rank=2)
     result = federate(
@@ -120,15 +119,7 @@ def test_split_lam_equals_centralised_sgd_on_the_same_batches(small_network, sma
     trainable = [p for p in reference.parameters() if p.requires_grad]
     sats = list(range(small_network.num_sats))
     for round_index in range(2):
-        batches = strategy.batches(_Sim(small_data), sats, round_index)
-        images = torch.cat([batches[s][0] for s in sats])
-        labels = torch.cat([batches[s][1] for s in sats])
-        reference.train()
-        loss = F.cross_entropy(reference(images), labels)
-        grads = torch.autograd.grad(loss, trainable)
-        with torch.no_grad():
-            for param, grad in zip(trainable, grads, strict=True):
-                param -= 0.1 * grad
+        centralised_sgd_step(reference, trainable, strategy, sats, round_index)
     for (name, a), b in zip(
         result.model.state_dict().items(), reference.state_dict().values(), strict=True
     ):
@@ -137,14 +128,6 @@ def test_split_lam_equals_centralised_sgd_on_the_same_batches(small_network, sma
     num_examples = sum(min(4, small_data.num_samples(s)) for s in sats)
     assert entry["bytes_embeddings"] == num_examples * 17 * 64 * 4  # fp32 tokens [b, 17, 64]
     assert entry["bytes_isl"] > 0 and entry["bytes_ground_up"] > entry["bytes_embeddings"]
-
-
-class _Sim:
-    """Just what ``SplitLam.batches`` reads."""
-
-    def __init__(self, data) -> None:
-        self.data = data
-        self.seed = 0
 
 
 def test_split_lam_with_a_codec_counts_real_bitstream_bytes(small_network, small_data) -> None:
