@@ -6,6 +6,8 @@ Each function calls the area's own ``demo_stage`` and turns its result into a ta
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from typing import Any
 
 import torch
@@ -246,9 +248,6 @@ def decompose_stage(seed: int) -> tuple[dict[str, str], dict[str, Any]]:
     vit-small-p8 at 64 x 64 (weights are not needed to price it), the deadline
     :data:`DEMO_DEADLINE_S` per round of 4 steps of 16 images.
     """
-    import time
-    from collections import Counter
-
     from spikesat.cli.federate import DEMO_SHELL
     from spikesat.federated import build_network, decompose
     from spikesat.models import create

@@ -402,9 +402,10 @@ class SplitLam(Strategy):
             if members:
                 relay = first_to_see_ground(sim, members, start_s)
                 queue.append((sim.network.best_ground_window(relay, start_s)[1], plane, ring))
+        queue.sort()  # topology-aware: the plane whose relay sees a station first goes first
         deliveries, steps, loss_sum, num_seen, token_bytes = [], [], 0.0, 0, 0
-        order = [plane for _, plane, _ in sorted(queue)]
-        for _first_contact_s, plane, ring in sorted(queue):
+        order = [plane for _, plane, _ in queue]
+        for _first_contact_s, plane, ring in queue:
             members = [sat for sat in ring if sat in participants]
             with torch.no_grad():
                 for name, value in start_state.items():
