@@ -36,9 +36,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _federation import Collect, stations, time_to
+from _federation import Collect, pretrained_lam, stations, time_to
 from _report import headline, write_results
-from spikesat.data import synthetic_scenes
 from spikesat.federated import (
     LocalConfig,
     SimulationHorizonError,
@@ -48,8 +47,6 @@ from spikesat.federated import (
     federated_data,
     real_target,
 )
-from spikesat.models import create
-from spikesat.train.loop import TrainConfig, fit
 
 SEEDS_RATIO = 0.33
 TARGET_FRACTION = 0.9
@@ -67,17 +64,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, default=32, help="split-lam steps per window")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     return parser.parse_args()
-
-
-def pretrained_lam(num_scenes: int, epochs: int, seed: int) -> tuple[torch.nn.Module, float]:
-    """vit-micro-p8 at 32 x 32 trained on synthetic scenes; its wall seconds."""
-    began = time.time()
-    torch.manual_seed(seed)
-    model = create("vit-micro-p8", in_chans=3, num_classes=10, img_size=32)
-    scenes = synthetic_scenes(num_scenes, image_size=32, seed=seed + 100)
-    config = TrainConfig(epochs=epochs, batch_size=64, lr=1e-3, seed=seed)
-    fit(model, (scenes.images, scenes.labels), config=config, progress=False)
-    return model, time.time() - began
 
 
 def runs(rounds: int, max_steps: int) -> list[tuple[str, str, dict[str, Any], int]]:

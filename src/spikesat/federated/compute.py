@@ -124,3 +124,19 @@ register_computer(
         "ground server of the split and server-side strategies",
     )
 )
+register_computer(
+    ComputeProfile(
+        name="jetson-nano-5w",
+        macs_per_s=0.25 * 472e9 * (640.0 / 921.6) / 2,
+        power_w=5.0,
+        source="NVIDIA Jetson Nano module data sheet: 472 GFLOPS FP16 at the "
+        "921.6 MHz GPU clock; NVIDIA L4T Development Guide, 'Power Management for Jetson Nano': "
+        "5 W mode (nvpmodel ID 1) caps the GPU at 640 MHz; CubeSat power budgets are 2-8 W "
+        "(Arnold, Nuzzaci & Gordon-Ross, 'Energy Budgeting for CubeSats with an Integrated "
+        "FPGA', IEEE Aerospace Conference 2012)",
+        status="estimated",
+        notes="the CubeSat-class computer: 472 GFLOPS scaled by the 5 W mode's GPU clock "
+        "(640 / 921.6) = 328 GFLOPS = 164 GMAC/s peak; 25% sustained utilisation as the other "
+        "Jetsons; 5 W board power",
+    )
+)

@@ -39,8 +39,8 @@ from torch import nn
 
 from spikesat.federated.compute import TRAINING_MACS_PER_FORWARD, get_computer
 from spikesat.federated.lora import DEFAULT_TARGET_MODULES
+from spikesat.federated.pricing import FLOAT32_BYTES
 
-FLOAT32_BYTES = 4
 ADAM_COPIES = 4
 """A trainable fp32 parameter holds its value, gradient and Adam's two moments."""
 OBJECTIVES = ("time", "rank")

@@ -176,6 +176,7 @@ def deliver_update(
     *,
     expect: UpdateId | None = None,
     like: Mapping[str, torch.Tensor] | None = None,
+    num_bytes: int | None = None,
 ) -> Delivery:
     """Upload ``payload`` from ``sat`` to the ground until the station accepts it.
 
@@ -202,6 +203,9 @@ def deliver_update(
         The identity the station checks (:func:`~spikesat.federated.payload.decode_update`).
     like : mapping of str to Tensor, optional
         Expected tensor names, shapes and dtypes.
+    num_bytes : int, optional
+        Bytes the clock moves per attempt (default ``len(payload)``; a run priced as another
+        LAM moves that LAM's update size, :mod:`~spikesat.federated.pricing`).
 
     Returns
     -------
@@ -213,7 +217,9 @@ def deliver_update(
         draw = attempt + MAX_ATTEMPTS * key
         skip = faults.missed_windows(sat, round, draw)
         missed += skip
-        transfer = clock.upload(sat, len(payload), ready_s, round, skip_windows=skip)
+        transfer = clock.upload(
+            sat, len(payload) if num_bytes is None else num_bytes, ready_s, round, skip_windows=skip
+        )
         transfers.append(transfer)
         received = payload
         if faults.corrupted(sat, round, draw):

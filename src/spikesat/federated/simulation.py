@@ -40,6 +40,7 @@ from spikesat.federated.data import FederatedData, federated_data
 from spikesat.federated.faults import Delivery, FaultModel, deliver_update
 from spikesat.federated.network import Network
 from spikesat.federated.payload import UpdateId, encode_update
+from spikesat.federated.pricing import Pricing, build_pricing, priced_bytes
 from spikesat.federated.strategies import Strategy, create_strategy
 from spikesat.federated.targets import check_target
 from spikesat.models import count_macs
@@ -77,7 +78,13 @@ class Federation:
     time_s : float
         Server time [s from the plan start] at which the current global model exists.
     model_bytes : int
-        Size of a serialised update of the trainable parameters [B].
+        Size of a serialised update of the trainable parameters [B] (of the priced model's,
+        when ``pricing`` is given).
+    pricing : Pricing or None
+        The LAM whose MACs and bytes the clock charges (:mod:`~spikesat.federated.pricing`);
+        None: the trained model's own.
+    forward_macs_per_sample : int
+        MACs of one forward pass of one sample, as priced.
     """
 
     def __init__(
@@ -91,6 +98,7 @@ class Federation:
         faults: FaultModel,
         local: LocalConfig,
         seed: int,
+        pricing: Pricing | None = None,
     ) -> None:
         self.network = network
         self.clock = clock
@@ -105,11 +113,16 @@ class Federation:
         self.time_s = 0.0
         self.contributions: dict[int, list[list[int]]] = {}
         self._backend_started = False
+        self.pricing = pricing
         self.model_bytes = len(self.encode(self.global_state(), sat=0, round=0, num_samples=0))
-        sample = data.train_images[:1]
-        was_training = model.training
-        self.forward_macs_per_sample = count_macs(model.eval(), sample)
-        model.train(was_training)
+        if pricing is None:
+            was_training = model.training
+            self.forward_macs_per_sample = count_macs(model.eval(), data.train_images[:1])
+            model.train(was_training)
+        else:
+            numel = sum(v.numel() for v in self.global_state().values())
+            self.model_bytes = priced_bytes(self.model_bytes, numel, pricing.trainable_numel())
+            self.forward_macs_per_sample = pricing.forward_macs()
 
     # ------------------------------------------------------------------ model state
     def global_state(self) -> dict[str, torch.Tensor]:
@@ -137,16 +150,22 @@ class Federation:
         ready_s: float,
         round: int,
         key: int = 0,
+        wire_bytes: int | None = None,
         **meta: Any,
     ) -> Delivery:
         """Upload ``state`` from ``sender`` to the ground until the station accepts it.
 
         The update carries ``UpdateId(run_id, sender, round, key)``; the station refuses any
         other identity and tensors unlike ``state``'s names, shapes and dtypes, so a corrupted,
-        replayed or misrouted upload is resent, never averaged in.
+        replayed or misrouted upload is resent, never averaged in. In a priced run the clock
+        moves ``wire_bytes`` (default :attr:`model_bytes`, the priced update) instead of the
+        payload's own size; unpriced runs ignore it.
         """
         update_id = UpdateId(self.run_id, sender, round, key)
         payload = self.encode(state, update_id, **meta)
+        num_bytes = None
+        if self.pricing is not None:
+            num_bytes = self.model_bytes if wire_bytes is None else int(wire_bytes)
         return deliver_update(
             self.clock,
             self.faults,
@@ -157,6 +176,7 @@ class Federation:
             key,
             expect=update_id,
             like=state,
+            num_bytes=num_bytes,
         )
 
     # ------------------------------------------------------------------ satellites
@@ -403,6 +423,8 @@ def federate(
     strategy_kwargs: dict[str, Any] | None = None,
     target_accuracy: float | None = None,
     centralised_accuracy: float | None = None,
+    price_as: str | nn.Module | None = None,
+    price_image_size: int | None = None,
 ) -> FederationResult:
     """Fine-tune a LAM across a constellation with a federated strategy, in simulated time.
 
@@ -454,6 +476,13 @@ def federate(
         The same model's accuracy when trained on the pooled images
         (:func:`~spikesat.federated.centralised_accuracy`); a ``target_accuracy`` above it is
         refused.
+    price_as : str or nn.Module, optional
+        Charge the clock another LAM's MACs and update bytes (:mod:`~spikesat.federated.
+        pricing`) while ``model`` trains: e.g. ``"vit-base-p8"`` to see how the schedule of a
+        ViT-Base-sized LAM would run. The learning is ``model``'s, the time and joules the
+        priced LAM's.
+    price_image_size : int, optional
+        The priced model's input side [px] (default: the data's).
 
     Returns
     -------
@@ -509,6 +538,19 @@ def federate(
         )
     net = _build_model(model, data, seed)
     trainable_names = _prepare_trainable(net, trainable, lora_rank, seed)
+    pricing = None
+    if price_as is not None:
+        pricing = build_pricing(
+            price_as,
+            int(data.train_images.shape[1]),
+            data.num_classes,
+            price_image_size or int(data.train_images.shape[-1]),
+            trainable,
+            lora_rank,
+            seed,
+        )
+    elif price_image_size is not None:
+        raise ValueError("price_image_size needs price_as (the model priced at that size)")
     clock = Clock(network, onboard=onboard, ground=ground_computer, eclipse=eclipse)
     backend_obj = create_backend(backend) if isinstance(backend, str) else backend
     sim = Federation(
@@ -521,6 +563,7 @@ def federate(
         faults or FaultModel(),
         local or LocalConfig(),
         seed,
+        pricing,
     )
     # A strategy's set-up may build modules (split-lam's codec) whose initialisers draw from
     # torch's global generator: seeded here for the set-up only, the caller's state restored.
@@ -540,6 +583,7 @@ def federate(
             sum(p.numel() for n, p in net.named_parameters() if n in trainable_names)
         ),
         "update_bytes": sim.model_bytes,
+        "price_as": None if pricing is None else pricing.info(),
         "data": {
             "source": data.source,
             "num_train": len(data.train_labels),

@@ -257,12 +257,21 @@ def send_plane(
     num_samples: int,
     ready_s: float,
     round: int,
+    wire_bytes: int | None = None,
 ) -> Delivery:
     """The member that sees a station first uploads the plane's aggregate ``state`` (of
-    ``members``' ``num_samples`` examples) until the station accepts it."""
+    ``members``' ``num_samples`` examples) until the station accepts it (``wire_bytes``: the
+    priced size, :meth:`~spikesat.federated.simulation.Federation.send`)."""
     sink = first_to_see_ground(sim, members, ready_s)
     return sim.send(
-        sink, state, ready_s, round, plane=plane, num_samples=num_samples, sats=list(members)
+        sink,
+        state,
+        ready_s,
+        round,
+        wire_bytes=wire_bytes,
+        plane=plane,
+        num_samples=num_samples,
+        sats=list(members),
     )
 
 

@@ -42,6 +42,9 @@ examples each processed. The ground backbone's adapters step with every plane's 
 Limits, stated: the steps of one plane are not pipelined (a step's forward waits for the
 previous step's gradients), and the ground's compute is not a queue (planes whose windows
 overlap share it for free); mid-round failures remove a member before its plane's last step.
+
+In a run priced as another LAM (``federate(price_as=...)``), the parts' MACs, the token shape
+``[N, D]`` and feature width at the cut and the sat-side update size are that LAM's.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ from spikesat.federated.lora import (
     lora_state,
     merge_lora_delta,
 )
+from spikesat.federated.pricing import FLOAT32_BYTES, priced_bytes
 from spikesat.federated.strategies.base import (
     STRATEGIES,
     Strategy,
@@ -80,7 +84,6 @@ from spikesat.train.rng import seeded_global_rng
 if TYPE_CHECKING:
     from spikesat.federated.simulation import Federation
 
-FLOAT32_BYTES = 4
 LABEL_BYTES = 1
 SCHEDULES = ("round", "window")
 
@@ -216,18 +219,40 @@ class SplitLam(Strategy):
         self.sat_names = [f"patch_embed.{n}" for n, _ in self.parts.onboard[0].named_parameters()]
         self.sat_names += [f"head.{n}" for n, _ in self.head.named_parameters()]
         if self.codec_name is not None:
+            if sim.pricing is not None:
+                raise ValueError(
+                    "a codec's bytes are measured on the trained model's own tokens: price_as "
+                    "and codec cannot be combined (drop one of them)"
+                )
             from spikesat.codecs import create
 
             self.codec = create(self.codec_name, in_channels=_embed_dim(model))
-        sample = sim.data.train_images[:1]
+        self._price(sim)
+
+    def _price(self, sim: Federation) -> None:
+        """MACs of the three parts, the token shape and feature width at the cut, and the
+        sat-side parameter count of the priced model (the trained one when unpriced)."""
+        if sim.pricing is None:
+            parts, sample = self.parts, sim.data.train_images[:1]
+        else:
+            if "patch_embed" not in getattr(sim.pricing.model, "stage_names", []):
+                raise ValueError(
+                    f"split-lam is priced as {sim.pricing.name}, which has no patch embedding "
+                    "to split at: price it as a ViT LAM"
+                )
+            parts, sample = split(sim.pricing.model, at="patch_embed"), sim.pricing.sample
+        ground = nn.Sequential(*list(parts.remote)[:-1])
         with torch.no_grad():
-            tokens = self.parts.onboard(sample)
-            pooled = self.ground(tokens)
-        self.onboard_macs = count_macs(self.parts.onboard, sample)
-        self.ground_macs = count_macs(self.ground, tokens)
-        self.head_macs = count_macs(self.head, pooled)
+            tokens = parts.onboard(sample)
+            pooled = ground(tokens)
+        self.onboard_macs = count_macs(parts.onboard, sample)
+        self.ground_macs = count_macs(ground, tokens)
+        self.head_macs = count_macs(parts.head, pooled)
         self.token_shape = tuple(tokens.shape[1:])
         self.feature_dim = int(pooled.shape[1])
+        self.priced_sat_numel = sum(
+            p.numel() for p in [*parts.onboard[0].parameters(), *parts.head.parameters()]
+        )
 
     # ------------------------------------------------------------------ maths
     def batches(
@@ -348,9 +373,10 @@ class SplitLam(Strategy):
             merge_lora_delta(plane_model, update, seed=job_seed(sim.seed, round + 1, plane, salt=9))
 
     def _through_codec(self, tokens: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """Tokens as the ground receives them, and their size on the link [B]."""
+        """Tokens ``[b, N, D]`` as the ground receives them, and their size on the link [B]
+        (float32 tokens of the priced shape without a codec)."""
         if self.codec is None:
-            return tokens, tokens.numel() * FLOAT32_BYTES
+            return tokens, len(tokens) * int(np.prod(self.token_shape)) * FLOAT32_BYTES
         with torch.no_grad():
             bitstreams = self.codec.compress(tokens)
             decoded = self.codec.decompress(bitstreams)
@@ -368,7 +394,7 @@ class SplitLam(Strategy):
         batches = self.batches(sim, sorted(participants), round)
         out = self.step(sim, batches, round)
         counts = out["counts"]
-        sat_bytes = len(sim.encode(out["states"][min(participants)]))
+        sat_bytes = self._sat_bytes(sim, out["states"][min(participants)])
         deliveries = []
         for plane, ring in enumerate(sim.network.plane_members()):
             members = [sat for sat in ring if sat in participants]
@@ -383,7 +409,11 @@ class SplitLam(Strategy):
                 sim, ring, alive, out["states"], counts, max(ready.values()), sat_bytes, round
             )
             num_alive = sum(counts[sat] for sat in alive)
-            deliveries.append(send_plane(sim, plane, alive, plane_state, num_alive, time_s, round))
+            deliveries.append(
+                send_plane(
+                    sim, plane, alive, plane_state, num_alive, time_s, round, wire_bytes=sat_bytes
+                )
+            )
         entry = self._finish(sim, round, deliveries, len(participants))
         if entry["num_contributions"]:
             entry["train_loss"] = out["loss"]
@@ -395,7 +425,7 @@ class SplitLam(Strategy):
         start_s = sim.time_s
         params = dict(sim.model.named_parameters())
         start_state = {n: params[n].detach().clone() for n in self.sat_names}
-        sat_bytes = len(sim.encode(start_state))
+        sat_bytes = self._sat_bytes(sim, start_state)
         queue = []
         for plane, ring in enumerate(sim.network.plane_members()):
             members = [sat for sat in ring if sat in participants]
@@ -442,7 +472,11 @@ class SplitLam(Strategy):
                 have, begin_s = dict.fromkeys(members, end_s), end_s
             steps.append(step)
             if alive:
-                deliveries.append(send_plane(sim, plane, alive, plane_state, seen, end_s, round))
+                deliveries.append(
+                    send_plane(
+                        sim, plane, alive, plane_state, seen, end_s, round, wire_bytes=sat_bytes
+                    )
+                )
         entry = self._finish(sim, round, deliveries, len(participants))
         if entry["num_contributions"]:
             entry.update(
@@ -452,6 +486,14 @@ class SplitLam(Strategy):
                 steps_per_plane=steps,
             )
         return entry
+
+    def _sat_bytes(self, sim: Federation, state: dict[str, torch.Tensor]) -> int:
+        """Size of an update of the sat-side parameters [B], as priced."""
+        encoded = len(sim.encode(state))
+        if sim.pricing is None:
+            return encoded
+        numel = sum(v.numel() for v in state.values())
+        return priced_bytes(encoded, numel, self.priced_sat_numel)
 
     def _time_step(self, sim, ring, members, out, have, round) -> dict[int, float]:
         """Clock one U-shaped step of ``members`` starting when each ``have`` its parameters;
