@@ -136,3 +136,23 @@ def test_read_noise_has_the_stated_standard_deviation_in_pixel_units() -> None:
     assert float(noisy.mean()) == pytest.approx(0.0, abs=0.01)
     again = add_read_noise(images, 0.15, (PIXEL_STD,) * 3, torch.Generator().manual_seed(0))
     assert torch.equal(noisy, again)
+
+
+def test_federate_prices_the_run_as_a_larger_lam(tmp_path) -> None:
+    """--price-as charges a larger LAM's update bytes; bad pricing options are one line."""
+    out = tmp_path / "priced.json"
+    args = ["federate", "-s", "fedavg-ground", *SMALL, "--json", str(out)]
+    priced = [*args, "--price-as", "vit-small-p8", "--onboard", "jetson-nano-5w"]
+    result = CliRunner().invoke(_app(), priced)
+    assert result.exit_code == 0, result.output
+    config = json.loads(out.read_text())["runs"]["fedavg-ground"]["config"]
+    assert config["price_as"]["model"] == "vit-small-p8" and config["onboard"] == "jetson-nano-5w"
+    assert config["update_bytes"] > 4 * config["price_as"]["trainable_params"]
+    for bad, option in (
+        (["--price-as", "vit-huge"], "--price-as"),
+        (["--price-image-size", "64"], "--price-image-size"),
+        (["--onboard", "cray-1"], "--onboard"),
+    ):
+        result = CliRunner().invoke(_app(), [*args, *bad])
+        assert result.exit_code == 2 and option in result.output, result.output
+        assert "Traceback" not in result.output

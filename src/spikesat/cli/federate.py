@@ -22,6 +22,7 @@ from spikesat.cli._common import POSITIVE, check_choice, check_output, check_pos
 from spikesat.cli._data import DataDirOption, InferredDataOption, data_source
 from spikesat.data import partition
 from spikesat.federated.backends import LocalConfig, create_backend, list_backends
+from spikesat.federated.compute import list_computers
 from spikesat.federated.data import SCHEMES, FederatedData, federated_data
 from spikesat.federated.faults import FAILURE_POINTS, FaultModel
 from spikesat.federated.simulation import FederationResult, build_network, federate
@@ -94,6 +95,20 @@ def command(
     eclipse: Annotated[
         str | None, typer.Option(help="Compute constraint: 'sunlit' or 'battery'.")
     ] = None,
+    onboard: Annotated[
+        str, typer.Option(help="On-board computer (spikesat.federated.list_computers()).")
+    ] = "jetson-tx2nx",
+    price_as: Annotated[
+        str | None,
+        typer.Option(
+            help="Charge the clock this LAM's MACs and update bytes while --model learns "
+            "(e.g. vit-base-p8: a ViT-Base-sized schedule)."
+        ),
+    ] = None,
+    price_image_size: Annotated[
+        int | None,
+        typer.Option(help="Image side the --price-as LAM is priced at (pixels).", **POSITIVE),
+    ] = None,
     backend: Annotated[str, typer.Option(help="Training backend: local or ray.")] = "local",
     num_actors: Annotated[int, typer.Option(help="Ray actors (backend ray).", **POSITIVE)] = 2,
     failure_prob: Annotated[
@@ -136,6 +151,13 @@ def command(
     check_choice(model, list_models(), "--model")
     check_choice(scheme, SCHEMES, "--scheme")
     check_choice(backend, list_backends(), "--backend")
+    check_choice(onboard, list_computers(), "--onboard")
+    if price_as is not None:
+        check_choice(price_as, list_models(), "--price-as")
+    elif price_image_size is not None:
+        raise typer.BadParameter(
+            "needs --price-as (the LAM priced at that size)", param_hint="--price-image-size"
+        )
     if eclipse is not None:
         check_choice(eclipse, ("sunlit", "battery"), "--eclipse")
     for value, option in (
@@ -208,6 +230,9 @@ def command(
                     model=model,
                     network=network,
                     eclipse=eclipse,
+                    onboard=onboard,
+                    price_as=price_as,
+                    price_image_size=price_image_size,
                     local=local,
                     backend=backend_obj,
                     faults=faults,
