@@ -80,9 +80,7 @@ def test_pricing_bad_input_is_named(small_network, small_data) -> None:
     with pytest.raises(ValueError, match="price_image_size needs price_as"):
         federate("fedavg-ground", price_image_size=64, **common)
     with pytest.raises(ValueError, match="codec cannot be combined"):
-        federate(
-            "split-lam", price_as="vit-small-p8", strategy_kwargs={"codec": "int8"}, **common
-        )
+        federate("split-lam", price_as="vit-small-p8", strategy_kwargs={"codec": "int8"}, **common)
     with pytest.raises(ValueError, match="no patch embedding"):
         federate("split-lam", price_as="resnet9", **common)
     with pytest.raises(ValueError, match="positive int"):

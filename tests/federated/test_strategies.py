@@ -25,13 +25,14 @@ def _without_wall(history):
     return [{k: v for k, v in h.items() if k != "wall_s"} for h in history]
 
 
-def test_registry_lists_five_and_rejects_unknown() -> None:
+def test_registry_lists_six_and_rejects_unknown() -> None:
     assert set(list_strategies()) == {
         "fedavg-ground",
         "fedisl",
         "on-board-only",
         "fedasync",
         "split-lam",
+        "split-decomposed",
     }
     with pytest.raises(ValueError, match="fedavg-ground"):
         create_strategy("fedavg")

@@ -47,7 +47,7 @@ def command(
             "--strategy",
             "-s",
             help="Strategy; repeat for several, or 'all' (fedavg-ground, fedisl, on-board-only, "
-            "fedasync, split-lam).",
+            "fedasync, split-lam, split-decomposed).",
         ),
     ] = ["fedavg-ground"],  # noqa: B006  (typer reads the default; it is never mutated)
     constellation: Annotated[

@@ -1,9 +1,10 @@
 """Federated fine-tuning over a time-varying constellation, on a simulated clock.
 
 - :func:`federate` runs a strategy ("fedavg-ground", "fedisl", "on-board-only", "fedasync",
-  "split-lam";
-  :func:`list_strategies`) over a contact plan, with a :class:`Clock` that moves bytes only
-  inside contact windows at the link-trace rates and books energy to an ``EnergyLedger``;
+  "split-lam", "split-decomposed": each satellite's own split point and LoRA rank, as
+  :func:`decompose` chooses them; :func:`list_strategies`) over a contact plan, with a
+  :class:`Clock` that moves bytes only inside contact windows at the link-trace rates and
+  books energy to an ``EnergyLedger``;
 - :func:`federated_data` builds per-satellite non-IID partitions; :func:`centralised_accuracy`
   and :func:`real_target` give a run a target that means something (a fraction of what the
   same model reaches on the pooled images), and ``federate(..., target_accuracy=)`` stops there;
@@ -62,6 +63,7 @@ from spikesat.federated.strategies import (
     FedAvgGround,
     FedIsl,
     OnboardOnly,
+    SplitDecomposed,
     SplitLam,
     Strategy,
     create_strategy,
@@ -90,6 +92,7 @@ __all__ = [
     "RayBackend",
     "SatelliteResources",
     "SimulationHorizonError",
+    "SplitDecomposed",
     "SplitLam",
     "Strategy",
     "Transfer",

@@ -281,6 +281,23 @@ def lora_state(model: nn.Module) -> dict[str, Tensor]:
     return state
 
 
+def lora_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
+    """The model's live LoRA parameters, under the names :func:`lora_state` gives them.
+
+    Returns
+    -------
+    dict[str, nn.Parameter]
+        ``"<module>.lora_A"`` -> the ``A`` parameter ``[r, in]`` and ``"<module>.lora_B"`` ->
+        the ``B`` parameter ``[out, r]`` (not copies: stepping them changes the model), in
+        :func:`lora_state`'s order.
+    """
+    params: dict[str, nn.Parameter] = {}
+    for name, layer in _require_lora(model).items():
+        params[f"{name}.lora_A"] = layer.lora_A[ADAPTER_NAME].weight
+        params[f"{name}.lora_B"] = layer.lora_B[ADAPTER_NAME].weight
+    return params
+
+
 def load_lora_state(model: nn.Module, state: Mapping[str, Tensor] | LoraUpdate) -> None:
     """Load LoRA matrices into a model, truncating or zero-padding them to its rank.
 
