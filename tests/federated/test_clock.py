@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spikesat.federated import Clock, LinkSegments, SimulationHorizonError, schedule_transfer
+from spikesat.federated import (
+    Clock,
+    LinkSegments,
+    SimulationHorizonError,
+    get_computer,
+    schedule_transfer,
+)
 from spikesat.federated.network import GROUND
 from spikesat.units import propagation_delay_s
 
@@ -155,3 +161,20 @@ def test_clock_state_round_trip(small_network) -> None:
 def test_bad_eclipse_mode(small_network) -> None:
     with pytest.raises(ValueError, match="sunlit"):
         Clock(small_network, eclipse="night")
+
+
+def test_heterogeneous_onboard_computers_price_each_satellite(small_network) -> None:
+    names = ["jetson-nano-5w", "jetson-agx-orin"] * (small_network.num_sats // 2)
+    clock = Clock(small_network, onboard=names)
+    macs = 1e12
+    for sat in (0, 1):
+        computer = get_computer(names[sat])
+        assert clock.compute(sat, macs, 0.0) == pytest.approx(macs / computer.macs_per_s)
+    power_w = [get_computer(n).power_w for n in names[:2]]
+    expected = [p * macs / get_computer(n).macs_per_s for p, n in zip(power_w, names, strict=False)]
+    assert [e.energy_j for e in clock.ledger.entries] == pytest.approx(expected)
+    assert clock.onboard_names() == names and Clock(small_network).onboard_names() == "jetson-tx2nx"
+    with pytest.raises(ValueError, match="one per satellite"):
+        Clock(small_network, onboard=names[:3])
+    with pytest.raises(ValueError, match="unknown"):
+        Clock(small_network, onboard=["cray-1"] * small_network.num_sats)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -131,8 +132,9 @@ class Clock:
     ----------
     network : Network
         Link timelines.
-    onboard : str or ComputeProfile
-        Satellite computer (see :func:`~spikesat.federated.compute.list_computers`).
+    onboard : str, ComputeProfile or sequence of them
+        Satellite computer (see :func:`~spikesat.federated.compute.list_computers`), or one
+        per satellite (a heterogeneous constellation).
     ground : str or ComputeProfile
         Ground server computer.
     eclipse : {None, "sunlit", "battery"}
@@ -141,12 +143,19 @@ class Clock:
         Battery energy available to the payload [J] (``"battery"`` mode).
     recharge_w : float
         Solar charging power available to the payload while sunlit [W].
+
+    Attributes
+    ----------
+    sat_computers : list of ComputeProfile
+        Each satellite's computer.
+    onboard : ComputeProfile
+        Satellite 0's (every satellite's, unless ``onboard`` listed several).
     """
 
     def __init__(
         self,
         network: Network,
-        onboard: str | ComputeProfile = "jetson-tx2nx",
+        onboard: str | ComputeProfile | Sequence[str | ComputeProfile] = "jetson-tx2nx",
         ground: str | ComputeProfile = "a100-ground",
         eclipse: str | None = None,
         battery_capacity_j: float = 20.0 * 3600.0,
@@ -162,12 +171,19 @@ class Clock:
                 f"{recharge_w!r}"
             )
         self.network = network
-        self.onboard = get_computer(onboard)
+        num_sats = network.num_sats
+        single = isinstance(onboard, str | ComputeProfile)
+        profiles = [onboard] * num_sats if single else list(onboard)
+        if len(profiles) != num_sats:
+            raise ValueError(
+                f"give one on-board computer or one per satellite ({num_sats}), got {len(profiles)}"
+            )
+        self.sat_computers = [get_computer(p) for p in profiles]
+        self.onboard = self.sat_computers[0]
         self.ground_computer = get_computer(ground)
         self.eclipse = eclipse
         self.battery_capacity_j = float(battery_capacity_j)
         self.recharge_w = float(recharge_w)
-        num_sats = network.num_sats
         self._cum_sun_s: np.ndarray | None = None
         if eclipse is not None:
             sunlit = network.sunlit()
@@ -332,8 +348,9 @@ class Clock:
     # ------------------------------------------------------------------ compute
     def compute(self, sat: int, macs: float, ready_s: float, round: int | None = None) -> float:
         """Run ``macs`` on satellite ``sat`` from ``ready_s``; returns the finish time [s]."""
-        duration = self.onboard.seconds(macs)
-        energy = self.onboard.power_w * duration
+        computer = self.sat_computers[sat]
+        duration = computer.seconds(macs)
+        energy = computer.power_w * duration
         start = max(float(ready_s), float(self.sat_free_s[sat]))
         if self.eclipse == "sunlit":
             finish = self._after_sunlit_s(sat, start, duration)
@@ -355,7 +372,7 @@ class Clock:
             finish = start + duration
         self.sat_free_s[sat] = finish
         self.ledger.add_compute_joules(
-            f"sat-{sat}", energy, round=round, macs=float(macs), computer=self.onboard.name
+            f"sat-{sat}", energy, round=round, macs=float(macs), computer=computer.name
         )
         return finish
 
@@ -370,6 +387,11 @@ class Clock:
             computer=self.ground_computer.name,
         )
         return float(ready_s) + duration
+
+    def onboard_names(self) -> str | list[str]:
+        """The on-board computer's name, or one per satellite where they differ."""
+        names = [c.name for c in self.sat_computers]
+        return names[0] if len(set(names)) == 1 else names
 
     def sunlit_seconds(self, sat: int, t_s: float) -> float:
         """Sunlit seconds of ``sat`` from the plan start to ``t_s`` (eclipse modes only)."""

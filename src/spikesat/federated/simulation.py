@@ -406,7 +406,7 @@ def federate(
     ground_budget: str = "x-band-eo-sentinel2",
     isl_budget: str = "ka-band-isl",
     fading: str | None = None,
-    onboard: str = "jetson-tx2nx",
+    onboard: str | list[str] = "jetson-tx2nx",
     ground_computer: str = "a100-ground",
     eclipse: str | None = None,
     local: LocalConfig | None = None,
@@ -446,7 +446,8 @@ def federate(
         classes) or a model, which is trained in place (``result.model`` is that object): pass
         ``copy.deepcopy(model)`` to keep the original, e.g. to start several runs from it.
     onboard, ground_computer : str
-        Compute profiles (:func:`~spikesat.federated.compute.list_computers`).
+        Compute profiles (:func:`~spikesat.federated.compute.list_computers`); ``onboard``
+        may list one per satellite (a heterogeneous constellation).
     eclipse : {None, "sunlit", "battery"}
         On-board compute constraint (:class:`~spikesat.federated.clock.Clock`).
     local : LocalConfig, optional
@@ -590,7 +591,7 @@ def federate(
             "num_test": len(data.test_labels),
         },
         "local": asdict(sim.local),
-        "onboard": clock.onboard.name,
+        "onboard": clock.onboard_names(),
         "ground_computer": clock.ground_computer.name,
         "eclipse": eclipse,
         "faults": sim.faults.to_dict(),
