@@ -152,6 +152,7 @@ def test_federate_prices_the_run_as_a_larger_lam(tmp_path) -> None:
         (["--price-as", "vit-huge"], "--price-as"),
         (["--price-image-size", "64"], "--price-image-size"),
         (["--onboard", "cray-1"], "--onboard"),
+        (["--cpus-per-actor", "0"], "--cpus-per-actor"),
     ):
         result = CliRunner().invoke(_app(), [*args, *bad])
         assert result.exit_code == 2 and option in result.output, result.output

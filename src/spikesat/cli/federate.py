@@ -111,6 +111,10 @@ def command(
     ] = None,
     backend: Annotated[str, typer.Option(help="Training backend: local or ray.")] = "local",
     num_actors: Annotated[int, typer.Option(help="Ray actors (backend ray).", **POSITIVE)] = 2,
+    cpus_per_actor: Annotated[
+        float,
+        typer.Option(help="CPUs per Ray actor (backend ray; 0.5 packs two actors per core)."),
+    ] = 1.0,
     failure_prob: Annotated[
         float, typer.Option(help="Per-round probability that a satellite fails for good.")
     ] = 0.0,
@@ -165,6 +169,7 @@ def command(
         (lr, "--lr"),
         (horizon_h, "--horizon-h"),
         (step_s, "--step-s"),
+        (cpus_per_actor, "--cpus-per-actor"),
     ):
         check_positive(value, option)
     if not 0 < quorum <= 1:
@@ -220,7 +225,9 @@ def command(
             if name == "split-lam" and split_steps > 1:
                 kwargs.update(schedule="window", max_steps=split_steps)
             backend_obj = (
-                create_backend("ray", num_actors=num_actors) if backend == "ray" else backend
+                create_backend("ray", num_actors=num_actors, num_cpus_per_actor=cpus_per_actor)
+                if backend == "ray"
+                else backend
             )
             try:
                 results[name] = federate(
