@@ -87,3 +87,11 @@ def test_pricing_bad_input_is_named(small_network, small_data) -> None:
         build_pricing("vit-small-p8", 3, 10, 0)
     with pytest.raises(ValueError, match="unknown"):
         federate("fedavg-ground", price_as="vit-enormous", **common)
+
+
+def test_a_cnn_named_by_its_name_federates(small_network, small_data, local_config) -> None:
+    """CNNs take no image size: federate builds them by name (and prices them) all the same."""
+    common = dict(network=small_network, data=small_data, rounds=1, local=local_config)
+    result = federate("fedavg-ground", model="resnet9", price_as="resnet18", **common)
+    assert result.config["model"] == "resnet9" and 0.0 <= result.final_accuracy <= 1.0
+    assert result.config["price_as"]["model"] == "resnet18"

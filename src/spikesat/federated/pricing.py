@@ -19,7 +19,6 @@ many steps as a window allows) therefore trains the small model on the large mod
 from __future__ import annotations
 
 import copy
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,17 +110,10 @@ def build_pricing(
     if isinstance(price_as, nn.Module):
         model = copy.deepcopy(price_as)
     else:
-        from spikesat.models import MODELS, create
+        from spikesat.models import create, takes_image_size
 
-        # ViTs are built for their image size; CNNs take any size.
-        params = inspect.signature(MODELS.get(price_as)).parameters.values()
-        sized = any(p.name == "img_size" or p.kind is p.VAR_KEYWORD for p in params)
-        model = create(
-            price_as,
-            in_chans=in_chans,
-            num_classes=num_classes,
-            **({"img_size": image_size} if sized else {}),
-        )
+        sized = {"img_size": image_size} if takes_image_size(price_as) else {}
+        model = create(price_as, in_chans=in_chans, num_classes=num_classes, **sized)
     if trainable == "lora":
         add_lora(model, lora_rank, seed=seed)
         names = [n for n, p in model.named_parameters() if p.requires_grad]

@@ -669,14 +669,15 @@ def _run_round(sim: Federation, strategy: Strategy, round_index: int) -> dict[st
 def _build_model(model: str | nn.Module, data: FederatedData, seed: int) -> nn.Module:
     if isinstance(model, nn.Module):
         return model
-    from spikesat.models import create
+    from spikesat.models import create, takes_image_size
 
+    sized = {"img_size": int(data.train_images.shape[-1])} if takes_image_size(model) else {}
     return create(
         model,
         in_chans=int(data.train_images.shape[1]),
         num_classes=data.num_classes,
-        img_size=int(data.train_images.shape[-1]),
         seed=seed,
+        **sized,
     )
 
 

@@ -13,7 +13,13 @@ from spikesat.models.head import task_head
 from spikesat.models.lam import LAM
 from spikesat.models.macs import count_macs
 from spikesat.models.pretrained import pretrained_info
-from spikesat.models.registry import MODELS, create, list_models, register_model
+from spikesat.models.registry import (
+    MODELS,
+    create,
+    list_models,
+    register_model,
+    takes_image_size,
+)
 from spikesat.models.split import SplitModel, SplitPoint, split, split_points
 
 __all__ = [
@@ -35,5 +41,6 @@ __all__ = [
     "save_checkpoint",
     "split",
     "split_points",
+    "takes_image_size",
     "task_head",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,10 @@ def list_models(pretrained: bool = False) -> list[str]:
 
         return sorted(name for name in pretrained_manifest() if name in MODELS.names())
     return MODELS.names()
+
+
+def takes_image_size(name: str) -> bool:
+    """Whether :func:`create` builds ``name`` for one image size (``img_size=``: the ViTs);
+    the CNNs take any size and no such argument. Unknown names list the choices."""
+    params = inspect.signature(MODELS.get(name)).parameters.values()
+    return any(p.name == "img_size" or p.kind is p.VAR_KEYWORD for p in params)
