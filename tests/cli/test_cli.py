@@ -68,6 +68,10 @@ def test_demo_runs_every_stage_and_caches_its_model() -> None:
     federated = summary["federated"]
     assert federated["rounds"] >= 1 and federated["sim_hours"] > 0
     assert 0.0 <= federated["accuracy"] <= 1.0 and federated["bytes_isl"] > 0
+    # decompose's MILP choice runs one round of split-decomposed, priced as vit-small-p8.
+    executed = summary["decompose"]["executed"]
+    assert executed["strategy"] == "split-decomposed" and executed["sim_hours"] > 0
+    assert 0.0 <= executed["accuracy"] <= 1.0 and executed["bytes_ground"] > 0
     second = run_demo(num_train=250, epochs=1, progress=False, codec_epochs=1)
     assert "loaded from cache" in second["stages"][1]["result"]
     assert second["summary"]["codec"]["cached"] is True

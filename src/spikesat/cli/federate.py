@@ -347,6 +347,7 @@ def demo_stage(
     num_test: int = 200,
     noise_std: float = DEMO_NOISE_STD,
     seed: int = 0,
+    **federate_kwargs: Any,
 ) -> dict[str, Any]:
     """Fine-tune a pretrained LAM over the built-in 5 x 10 shell for a new, noisier sensor.
 
@@ -374,6 +375,8 @@ def demo_stage(
         Standard deviation of the new sensor's read noise, in [0, 1] pixel units.
     seed : int
         Seed of the noise, the partition and the training.
+    **federate_kwargs
+        More arguments of :func:`federate` (``strategy_kwargs``, ``price_as``, ``onboard``).
 
     Returns
     -------
@@ -403,7 +406,13 @@ def demo_stage(
     )
     before = evaluate(model, (data.test_images, data.test_labels))["accuracy"]
     result = federate(
-        strategy, network=network, data=data, rounds=rounds, model=copy.deepcopy(model), seed=seed
+        strategy,
+        network=network,
+        data=data,
+        rounds=rounds,
+        model=copy.deepcopy(model),
+        seed=seed,
+        **federate_kwargs,
     )
     history = result.history
     return {

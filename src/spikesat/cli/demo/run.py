@@ -150,7 +150,7 @@ def run_demo(
     stages.append(energy_row)
     federated_row, federated = federated_stage(lam, splits, seed)
     stages.append(federated_row)
-    decompose_row, decomposition = decompose_stage(seed)
+    decompose_row, decomposition = decompose_stage(lam, splits, seed)
     stages.append(decompose_row)
     services_row, services = services_stage(source, data_dir, seed, progress)
     stages.append(services_row)
