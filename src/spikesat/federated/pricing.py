@@ -42,20 +42,19 @@ class Pricing:
         One input at the priced image size, ``[1, C, H, W]``.
     trainable : list of str
         The priced model's parameters that an update carries.
+    forward_macs : int
+        MACs of one forward pass of one sample (counted once, by :func:`build_pricing`).
     """
 
     model: nn.Module
     sample: torch.Tensor
     trainable: list[str]
+    forward_macs: int
 
     @property
     def name(self) -> str:
         """The priced model's name."""
         return str(getattr(self.model, "name", type(self.model).__name__))
-
-    def forward_macs(self) -> int:
-        """MACs of one forward pass of one sample."""
-        return count_macs(self.model, self.sample)
 
     def trainable_numel(self) -> int:
         """Values in one update of the priced model."""
@@ -67,7 +66,7 @@ class Pricing:
         return {
             "model": self.name,
             "image_size": int(self.sample.shape[-1]),
-            "forward_macs": self.forward_macs(),
+            "forward_macs": self.forward_macs,
             "trainable_params": self.trainable_numel(),
         }
 
@@ -119,15 +118,16 @@ def build_pricing(
         names = [n for n, p in model.named_parameters() if p.requires_grad]
     else:
         names = [n for n, _ in model.named_parameters()]
-    pricing = Pricing(model.eval(), torch.zeros(1, in_chans, image_size, image_size), names)
+    sample = torch.zeros(1, in_chans, image_size, image_size)
     try:
-        pricing.forward_macs()
+        macs = count_macs(model.eval(), sample)
     except RuntimeError as error:
+        name = getattr(model, "name", type(model).__name__)
         raise ValueError(
-            f"the priced model {pricing.name} does not run on [1, {in_chans}, {image_size}, "
+            f"the priced model {name} does not run on [1, {in_chans}, {image_size}, "
             f"{image_size}] inputs ({error}): give price_image_size a size it accepts"
         ) from error
-    return pricing
+    return Pricing(model, sample, names, macs)
 
 
 def priced_bytes(encoded_bytes: int, numel: int, priced_numel: int) -> int:

@@ -122,7 +122,7 @@ class Federation:
         else:
             numel = sum(v.numel() for v in self.global_state().values())
             self.model_bytes = priced_bytes(self.model_bytes, numel, pricing.trainable_numel())
-            self.forward_macs_per_sample = pricing.forward_macs()
+            self.forward_macs_per_sample = pricing.forward_macs
 
     # ------------------------------------------------------------------ model state
     def global_state(self) -> dict[str, torch.Tensor]:
