@@ -15,6 +15,11 @@ from spikesat.models import create
 from spikesat.orbits import ground_stations
 from spikesat.train.loop import TrainConfig, fit
 
+SEEDS_RATIO = 0.33
+"""The seeds' split LAM training time over on-board-only's (Zhu et al., arXiv 2504.10403)."""
+TARGET_FRACTION = 0.9
+"""A real target: this fraction of the accuracy centralised training reaches."""
+
 STATION_SETS = {1: ["Wallops"], 3: ["Wallops", "Hartebeesthoek", "Singapore"]}
 """Stations of the built-in network a 53 deg shell passes over (Svalbard it never sees)."""
 

@@ -38,7 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _federation import Collect, pretrained_lam, stations, time_to
+from _federation import TARGET_FRACTION, Collect, pretrained_lam, stations, time_to
 from _report import headline, write_results
 from spikesat.federated import (
     LocalConfig,
@@ -52,7 +52,6 @@ from spikesat.federated import (
 )
 from spikesat.models import create
 
-TARGET_FRACTION = 0.9
 COMPUTERS = ("jetson-nano-5w", "jetson-tx2nx", "jetson-agx-orin")
 PRICE_AS, PRICE_IMAGE_SIZE = "vit-small-p8", 64
 SPLITS = ["patch_embed", "blocks.0", "blocks.1", "blocks.3"]

@@ -36,7 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _federation import Collect, pretrained_lam, stations, time_to
+from _federation import SEEDS_RATIO, TARGET_FRACTION, Collect, pretrained_lam, stations, time_to
 from _report import headline, write_results
 from spikesat.federated import (
     LocalConfig,
@@ -48,8 +48,6 @@ from spikesat.federated import (
     real_target,
 )
 
-SEEDS_RATIO = 0.33
-TARGET_FRACTION = 0.9
 COLUMNS = [
     "scenario", "strategy", "centralised %", "target %", "final %", "rounds",
     "time to target h", "x on-board-only", "sim h", "J", "wall s",

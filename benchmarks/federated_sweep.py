@@ -42,7 +42,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _federation import ReplayBackend, pretrained_lam, stations, time_to
+from _federation import (
+    SEEDS_RATIO,
+    TARGET_FRACTION,
+    ReplayBackend,
+    pretrained_lam,
+    stations,
+    time_to,
+)
 from _report import headline, write_results
 from spikesat.federated import (
     LocalConfig,
@@ -56,8 +63,6 @@ from spikesat.federated import (
 from spikesat.federated.network import Network
 from spikesat.models import create
 
-SEEDS_RATIO = 0.33
-TARGET_FRACTION = 0.9
 LAMS = [("vit-micro-p8", 32), ("vit-small-p8", 64), ("vit-base-p8", 224)]
 COMPUTERS = ["jetson-nano-5w", "jetson-tx2nx", "jetson-agx-orin"]
 STATIONS = [1, 3, 36]
