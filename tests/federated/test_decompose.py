@@ -68,10 +68,17 @@ def test_milp_matches_enumeration_on_time(lam, local_steps) -> None:
     exact = _plan(lam, _heterogeneous(), SPLITS, solver="enumerate", **kw)
     assert _makespan(milp) == pytest.approx(_makespan(exact), rel=1e-9)
     # Without a binding downlink the makespan is the slowest satellite's fastest round, and
-    # the others fill it with more adapters (never slower than it).
+    # every satellite fills it with the most adapters that fit (never slower than it).
     alone = [_plan(lam, [sat], SPLITS, **kw)[0].round_s for sat in _heterogeneous()]
     assert _makespan(milp) == pytest.approx(max(alone), rel=1e-12)
-    assert any(d.lora_rank > 1 for d in milp)
+    deadline = _makespan(milp) * (1 + 1e-9)
+    fill = [
+        _plan(lam, [sat], SPLITS, objective="rank", deadline_s=deadline, **kw)[0]
+        for sat in _heterogeneous()
+    ]
+    assert _capacity(milp, lam) == pytest.approx(_capacity(fill, lam), rel=1e-12)
+    if local_steps == 4:  # the slowest round leaves the fast satellites room for adapters
+        assert any(d.lora_rank > 1 for d in milp)
 
 
 def test_milp_matches_enumeration_on_capacity_within_a_deadline(lam) -> None:
@@ -153,3 +160,28 @@ def test_decompose_takes_a_contact_plan_or_a_network(lam, small_network) -> None
     assert set(first.cost) == {"round_s", "energy_j", "memory_bytes", "bytes_per_round"}
     with pytest.raises(TypeError, match="plan must be a ContactPlan"):
         decompose(lam, "research-5x10")
+
+
+def test_round_costs_follow_what_split_decomposed_moves(lam) -> None:
+    costs = {(c["split"], c["rank"]): c for c in candidate_costs(lam, SHAPE, SPLITS, (4,))}
+    sat, batch, steps = _sat(0, 0), 8, 2
+    examples = batch * steps
+    plan = {
+        (d.split_at, d.lora_rank): d
+        for split in SPLITS
+        for d in _plan(lam, [sat], [split], ranks=(4,), batch_size=batch, local_steps=steps)
+    }
+    # patch_embed: the forward only, the activations and labels up, nothing down.
+    embed, cand = plan[("patch_embed", 0)], costs[("patch_embed", 0)]
+    assert embed.bytes_per_round == examples * (cand["feature_bytes"] + 1)
+    forward_s = cand["macs"] * examples / sat.macs_per_s
+    assert embed.round_s == pytest.approx(forward_s + 8 * embed.bytes_per_round / 5e6)
+    # blocks.1 r4: forward and backward (3x), activations, labels and adapters up; gradients and
+    # the dense merged update of the 8 adapted linears down.
+    deep, cand = plan[("blocks.1", 4)], costs[("blocks.1", 4)]
+    assert cand["dense_params"] == 2 * (64 * 192 + 64 * 64 + 64 * 256 + 256 * 64)
+    moved = 2 * examples * cand["feature_bytes"] + examples
+    moved += 4 * (cand["lora_params"] + cand["dense_params"])
+    assert deep.bytes_per_round == moved
+    train_s = 3 * cand["macs"] * examples / sat.macs_per_s
+    assert deep.round_s == pytest.approx(train_s + 8 * moved / 5e6)

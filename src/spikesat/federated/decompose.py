@@ -8,7 +8,10 @@ picks, per satellite, the split point and the LoRA rank with a solver:
 
 - every candidate ``c = (split, rank)`` of satellite ``i`` has a round time
   ``t[i, c] = compute + transmission`` [s], an energy ``e[i, c]`` [J], a memory footprint and
-  the bytes it sends per round;
+  the bytes it moves per round, as ``split-decomposed`` executes it: the prefix's forward and
+  (with adapters) backward, the activations and labels up and their gradients down, the
+  adapters up and the merged update of the adapted weights down (its dense size); a prefix
+  without adapters runs only the forward and receives nothing;
 - candidates over the satellite's memory or energy budget, or whose bytes do not fit its
   contact time, are infeasible;
 - ``objective="time"`` minimises the makespan ``T >= t[i, c]`` (the round waits for the
@@ -39,7 +42,7 @@ from torch import nn
 
 from spikesat.federated.compute import TRAINING_MACS_PER_FORWARD, get_computer
 from spikesat.federated.lora import DEFAULT_TARGET_MODULES
-from spikesat.federated.pricing import FLOAT32_BYTES
+from spikesat.federated.pricing import FLOAT32_BYTES, LABEL_BYTES
 
 ADAM_COPIES = 4
 """A trainable fp32 parameter holds its value, gradient and Adam's two moments."""
@@ -111,7 +114,9 @@ class Decomposition:
     memory_bytes : float
         Training memory on board [bytes].
     bytes_per_round : int
-        Activations up, their gradients down and the adapters both ways [bytes].
+        Activations and labels up, then the adapters; the activations' gradients and the
+        merged update of the adapted weights down (nothing down for a prefix without
+        adapters) [bytes].
     """
 
     sat: int
@@ -224,8 +229,9 @@ def candidate_costs(
     list of dict
         ``split``, ``rank``, ``macs`` (forward, per example, LoRA included),
         ``feature_bytes`` (fp32 activations at the cut, per example), ``frozen_params``,
-        ``lora_params`` and ``activation_bytes`` (every on-board stage's output, per example,
-        kept for the backward pass).
+        ``lora_params``, ``dense_params`` (the weights of the adapted linears: the size of
+        their merged update) and ``activation_bytes`` (every on-board stage's output, per
+        example, kept for the backward pass).
     """
     from spikesat.models import split_points
 
@@ -238,12 +244,14 @@ def candidate_costs(
     for at in splits:
         point = points[at]
         stages = order[: order.index(at) + 1]
-        width = sum(
-            m.in_features + m.out_features
+        adapted = [
+            m
             for stage in stages
             for name, m in lam.stage(stage).named_modules()
             if isinstance(m, nn.Linear) and name.rsplit(".", 1)[-1] in DEFAULT_TARGET_MODULES
-        )
+        ]
+        width = sum(m.in_features + m.out_features for m in adapted)
+        dense = sum(m.in_features * m.out_features for m in adapted)
         tokens = math.prod(point.feature_shape[:-1]) if len(point.feature_shape) > 1 else 1
         activation_bytes = sum(points[s].bytes_fp32 for s in stages)
         for rank in ranks if width else [0]:  # a prefix with no block linears has no adapters
@@ -256,6 +264,7 @@ def candidate_costs(
                     "feature_bytes": point.bytes_fp32,
                     "frozen_params": point.onboard_params,
                     "lora_params": lora_params,
+                    "dense_params": dense,
                     "activation_bytes": activation_bytes,
                 }
             )
@@ -393,15 +402,19 @@ def _costs(
     examples = batch_size * local_steps
     out = []
     for cand in candidates:
-        compute_s = TRAINING_MACS_PER_FORWARD * cand["macs"] * examples / res.macs_per_s
-        up = examples * cand["feature_bytes"] + cand["lora_params"] * FLOAT32_BYTES
-        sent = 2 * up  # activations up and their gradients down; the adapters both ways
+        trains = cand["rank"] > 0  # a prefix without adapters gets no gradients back
+        passes = TRAINING_MACS_PER_FORWARD if trains else 1
+        compute_s = passes * cand["macs"] * examples / res.macs_per_s
+        activations = examples * cand["feature_bytes"]
+        up = activations + examples * LABEL_BYTES + cand["lora_params"] * FLOAT32_BYTES
+        down = activations + cand["dense_params"] * FLOAT32_BYTES if trains else 0
+        sent = up + down
         rate = res.link_rate_bps
         tx_s = 8 * sent / rate if rate > 0 else math.inf
         up_s = 8 * up / rate if rate > 0 else math.inf
         memory = (
             FLOAT32_BYTES * (cand["frozen_params"] + ADAM_COPIES * cand["lora_params"])
-            + batch_size * cand["activation_bytes"]
+            + batch_size * (cand["activation_bytes"] if trains else cand["feature_bytes"])
         )
         out.append(
             {

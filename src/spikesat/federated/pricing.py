@@ -28,6 +28,8 @@ from torch import nn
 from spikesat.models import count_macs
 
 FLOAT32_BYTES = 4
+LABEL_BYTES = 1
+"""Bytes of one class label sent with its activations in split training."""
 
 
 @dataclass

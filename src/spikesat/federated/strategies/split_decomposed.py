@@ -54,8 +54,9 @@ Choices, stated:
 - A satellite with nothing to train on board (``"patch_embed"``) gets no gradients down, runs
   no backward pass and uploads no adapters: its activations are its contribution (counted
   with :meth:`~spikesat.federated.simulation.Federation.count_contribution`), and its next
-  step starts once the previous activations are sent. decompose's cost model charges every
-  candidate the gradients down and the backward, so it over-prices this split.
+  step starts once the previous activations are sent; decompose prices it the same way.
+  decompose prices the download as the dense delta (every merge of many satellites' stacked
+  ranks is that size) and leaves out the ground's compute and the waits for contacts.
 - A satellite that fails mid-round loses its adapters (not counted, not averaged); the ground
   already learnt from its activations, which stay in ``n_ground``.
 - The ground's compute is not a queue (satellites whose steps overlap share it for free), as
@@ -95,7 +96,7 @@ from spikesat.federated.lora import (
     merge_lora_delta,
     reset_lora,
 )
-from spikesat.federated.pricing import FLOAT32_BYTES, priced_bytes
+from spikesat.federated.pricing import FLOAT32_BYTES, LABEL_BYTES, priced_bytes
 from spikesat.federated.strategies.base import STRATEGIES, Strategy
 from spikesat.models import LAM, count_macs, split, split_points
 from spikesat.train.rng import seeded_global_rng
@@ -104,8 +105,6 @@ if TYPE_CHECKING:
     from spikesat.federated.faults import Delivery
     from spikesat.federated.simulation import Federation
 
-LABEL_BYTES = 1
-"""Bytes of one class label sent with the activations."""
 NO_BLOCK_SPLIT = "patch_embed"
 """The split with no block on board (rank 0: nothing to adapt there)."""
 _SALT_BATCH, _SALT_DROPOUT, _SALT_ADAPTER, _SALT_GROUND = 41, 42, 43, 44

@@ -67,7 +67,7 @@ from spikesat.federated.lora import (
     lora_state,
     merge_lora_delta,
 )
-from spikesat.federated.pricing import FLOAT32_BYTES, priced_bytes
+from spikesat.federated.pricing import FLOAT32_BYTES, LABEL_BYTES, priced_bytes
 from spikesat.federated.strategies.base import (
     STRATEGIES,
     Strategy,
@@ -84,7 +84,6 @@ from spikesat.train.rng import seeded_global_rng
 if TYPE_CHECKING:
     from spikesat.federated.simulation import Federation
 
-LABEL_BYTES = 1
 SCHEDULES = ("round", "window")
 
 
