@@ -412,10 +412,9 @@ def _costs(
         rate = res.link_rate_bps
         tx_s = 8 * sent / rate if rate > 0 else math.inf
         up_s = 8 * up / rate if rate > 0 else math.inf
-        memory = (
-            FLOAT32_BYTES * (cand["frozen_params"] + ADAM_COPIES * cand["lora_params"])
-            + batch_size * (cand["activation_bytes"] if trains else cand["feature_bytes"])
-        )
+        memory = FLOAT32_BYTES * (
+            cand["frozen_params"] + ADAM_COPIES * cand["lora_params"]
+        ) + batch_size * (cand["activation_bytes"] if trains else cand["feature_bytes"])
         out.append(
             {
                 "round_s": compute_s + tx_s,
