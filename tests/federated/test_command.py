@@ -88,10 +88,12 @@ def test_federate_split_steps_trains_within_windows(tmp_path) -> None:
     """--split-steps runs split-lam's window schedule: several steps per plane per round."""
     out = tmp_path / "split.json"
     args = ["federate", "-s", "split-lam", *SMALL, "--split-steps", "3", "--json", str(out)]
-    result = CliRunner().invoke(_app(), args)
+    result = CliRunner().invoke(_app(), [*args, "--micro-batches", "4"])
     assert result.exit_code == 0, result.output
-    steps = json.loads(out.read_text())["history"][0]["steps_per_plane"]
+    payload = json.loads(out.read_text())
+    steps = payload["history"][0]["steps_per_plane"]
     assert steps and all(1 <= k <= 3 for k in steps) and max(steps) > 1
+    assert payload["runs"]["split-lam"]["config"]["strategy_config"]["micro_batches"] == 4
     result = CliRunner().invoke(
         _app(), ["federate", "-s", "split-lam", *SMALL, "--split-steps", "0"]
     )

@@ -90,6 +90,14 @@ def command(
             **POSITIVE,
         ),
     ] = 1,
+    micro_batches: Annotated[
+        int,
+        typer.Option(
+            help="split-lam: pipeline each U-shaped step in N micro-batches (the same SGD "
+            "step; ISL hops, ground link and computers overlap).",
+            **POSITIVE,
+        ),
+    ] = 1,
     horizon_h: Annotated[float, typer.Option(help="Length of the contact plan (h).")] = 72.0,
     step_s: Annotated[float, typer.Option(help="Contact-plan time step (s).")] = 30.0,
     eclipse: Annotated[
@@ -222,8 +230,10 @@ def command(
             kwargs = {"quorum": quorum} if name in ("fedavg-ground", "fedisl") else {}
             if name == "fedisl":
                 kwargs["intra_plane_rounds"] = intra_plane_rounds
-            if name == "split-lam" and split_steps > 1:
-                kwargs.update(schedule="window", max_steps=split_steps)
+            if name == "split-lam":
+                kwargs["micro_batches"] = micro_batches
+                if split_steps > 1:
+                    kwargs.update(schedule="window", max_steps=split_steps)
             backend_obj = (
                 create_backend("ray", num_actors=num_actors, num_cpus_per_actor=cpus_per_actor)
                 if backend == "ray"

@@ -154,6 +154,12 @@ def download_to_plane(
     return ring_broadcast(sim, ring, entry, num_bytes, arrival, round)
 
 
+def chunk_sizes(num_bytes: int, chunks: int) -> list[int]:
+    """``num_bytes`` split into ``chunks`` near-equal integer parts (they sum to it)."""
+    base, extra = divmod(int(num_bytes), chunks)
+    return [base + (1 if k < extra else 0) for k in range(chunks)]
+
+
 def ring_gather(
     sim: Federation,
     ring: list[int],
@@ -164,24 +170,52 @@ def ring_gather(
     """Gather payloads ``{sat: (num_bytes, ready_s)}`` to ``relay`` over the ring: each half
     of the ring forwards toward the relay, every satellite adding its own bytes to what it
     received (store and forward). Returns when the last byte reaches the relay."""
+    chunked = {sat: (num, [ready]) for sat, (num, ready) in payloads.items()}
+    return ring_gather_chunks(sim, ring, relay, chunked, round)[-1]
+
+
+def ring_gather_chunks(
+    sim: Federation,
+    ring: list[int],
+    relay: int,
+    payloads: dict[int, tuple[int, list[float]]],
+    round: int,
+) -> list[float]:
+    """:func:`ring_gather` pipelined in micro-batches: ``{sat: (num_bytes, [ready_s per
+    chunk])}``, chunk ``k`` holding the ``k``-th near-equal part of every member's bytes.
+
+    Each half of the ring forwards chunk by chunk (store and forward per chunk): a satellite
+    sends chunk ``k`` once it has received chunk ``k`` from upstream and its own part is
+    ready, after its chunk ``k - 1`` on the same link. Chunks therefore cross successive
+    hops in parallel. One chunk is :func:`ring_gather` exactly.
+
+    Returns
+    -------
+    list of float
+        ``[K]`` when the last byte of each chunk has reached ``relay`` [s].
+    """
+    chunks = len(next(iter(payloads.values()))[1]) if payloads else 1
     n = len(ring)
     start = ring.index(relay)
-    done = payloads.get(relay, (0, -math.inf))[1]
+    done = list(payloads.get(relay, (0, [-math.inf] * chunks))[1])
     for forward, count in ((True, n // 2), (False, (n - 1) // 2)):
         chain = [
             ring[(start + k) % n] if forward else ring[(start - k) % n] for k in range(count, 0, -1)
         ]
-        carried, time_s = 0, -math.inf
+        carried, time_s = [0] * chunks, [-math.inf] * chunks
         for position, sat in enumerate(chain):
-            own_bytes, own_ready = payloads.get(sat, (0, -math.inf))
-            carried += own_bytes
-            time_s = max(time_s, own_ready)
-            if carried == 0:
-                continue
+            own_bytes, own_ready = payloads.get(sat, (0, [-math.inf] * chunks))
             target = chain[position + 1] if position + 1 < len(chain) else relay
-            time_s = sim.clock.isl_send(sat, target, carried, time_s, round).arrival_s
-        if carried:
-            done = max(done, time_s)
+            for k, part in enumerate(chunk_sizes(own_bytes, chunks)):
+                carried[k] += part
+                time_s[k] = max(time_s[k], own_ready[k])
+                if carried[k]:
+                    time_s[k] = sim.clock.isl_send(
+                        sat, target, carried[k], time_s[k], round
+                    ).arrival_s
+        for k in range(chunks):
+            if carried[k]:
+                done[k] = max(done[k], time_s[k])
     return done
 
 
@@ -196,22 +230,47 @@ def ring_scatter(
     """Send each satellite its own ``payloads[sat]`` bytes from ``relay`` round the ring: each
     half of the ring receives the bytes of all its members, and every satellite keeps its
     part and forwards the rest. Returns the arrival time at every satellite with a payload."""
+    arrivals = ring_scatter_chunks(sim, ring, relay, payloads, [ready_s], round)
+    return {sat: times[-1] for sat, times in arrivals.items()}
+
+
+def ring_scatter_chunks(
+    sim: Federation,
+    ring: list[int],
+    relay: int,
+    payloads: dict[int, int],
+    ready_s: list[float],
+    round: int,
+) -> dict[int, list[float]]:
+    """:func:`ring_scatter` pipelined in micro-batches: chunk ``k`` (the ``k``-th near-equal
+    part of every satellite's bytes) is at the relay at ``ready_s[k]`` and is forwarded hop by
+    hop as soon as it has arrived, after chunk ``k - 1`` on the same link. One chunk is
+    :func:`ring_scatter` exactly.
+
+    Returns
+    -------
+    dict of int to list of float
+        Per satellite with a payload, ``[K]`` arrival times of its chunks [s].
+    """
+    chunks = len(ready_s)
     n = len(ring)
     start = ring.index(relay)
-    arrival = {relay: ready_s}
+    parts = {sat: chunk_sizes(num, chunks) for sat, num in payloads.items()}
+    arrival = {relay: list(ready_s)}
     for forward, count in ((True, n // 2), (False, (n - 1) // 2)):
         chain = [
             ring[(start + k) % n] if forward else ring[(start - k) % n] for k in range(1, count + 1)
         ]
-        remaining = sum(payloads.get(sat, 0) for sat in chain)
-        previous, time_s = relay, ready_s
-        for sat in chain:
-            if remaining == 0:
-                break
-            time_s = sim.clock.isl_send(previous, sat, remaining, time_s, round).arrival_s
-            arrival[sat] = time_s
-            remaining -= payloads.get(sat, 0)
-            previous = sat
+        for k in range(chunks):
+            remaining = sum(parts[sat][k] for sat in chain if sat in parts)
+            previous, time_s = relay, ready_s[k]
+            for sat in chain:
+                if remaining == 0:
+                    break
+                time_s = sim.clock.isl_send(previous, sat, remaining, time_s, round).arrival_s
+                arrival.setdefault(sat, [-math.inf] * chunks)[k] = time_s
+                remaining -= parts[sat][k] if sat in parts else 0
+                previous = sat
     return {sat: arrival[sat] for sat in payloads}
 
 

@@ -39,9 +39,16 @@ plane all-reduce (exact SGD on the plane's combined batch), continuing while the
 duration still fits before the window ends. Every plane starts from the round's sat-side
 parameters; the server averages the planes' final sat-side parameters, weighted by the
 examples each processed. The ground backbone's adapters step with every plane's steps in turn.
-Limits, stated: the steps of one plane are not pipelined (a step's forward waits for the
-previous step's gradients), and the ground's compute is not a queue (planes whose windows
-overlap share it for free); mid-round failures remove a member before its plane's last step.
+``micro_batches=K`` pipelines each U-shaped step GPipe-style: every member's batch is cut in
+``K`` micro-batches and every transfer, ISL hop and job of the step in ``K`` parts; part ``k``
+moves on as soon as it is done, so the hops of a plane's half rings, the relay's ground link,
+the ground server and the on-board computers work on different parts at once (the gradients
+are accumulated over the parts: the same SGD step). The ground link and each ISL carry one
+direction at a time (half duplex), so a step's gradients wait for its last activations.
+Limits, stated: successive steps are not overlapped (a step's forward needs the previous
+step's update: exact SGD), and the ground's compute is a queue only within a plane's step
+(planes whose windows overlap share it for free); mid-round failures remove a member before
+its plane's last step.
 
 In a run priced as another LAM (``federate(price_as=...)``), the parts' MACs, the token shape
 ``[N, D]`` and feature width at the cut and the sat-side update size are that LAM's.
@@ -50,6 +57,7 @@ In a run priced as another LAM (``federate(price_as=...)``), the parts' MACs, th
 from __future__ import annotations
 
 import copy
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -71,11 +79,12 @@ from spikesat.federated.pricing import FLOAT32_BYTES, LABEL_BYTES, priced_bytes
 from spikesat.federated.strategies.base import (
     STRATEGIES,
     Strategy,
+    chunk_sizes,
     download_to_plane,
     first_to_see_ground,
     plane_all_reduce,
-    ring_gather,
-    ring_scatter,
+    ring_gather_chunks,
+    ring_scatter_chunks,
     send_plane,
 )
 from spikesat.models import count_macs, split
@@ -110,6 +119,12 @@ class SplitLam(Strategy):
         steps per plane within its relay's ground window.
     max_steps : int
         The most steps a plane takes in one window (``schedule="window"`` only).
+    micro_batches : int
+        Micro-batches each U-shaped step is pipelined in (GPipe-style: the same SGD step,
+        its gradients accumulated over the micro-batches). Every transfer, hop and job of a
+        step is split into this many parts, and part ``k`` moves on as soon as it is done,
+        so a plane's ISL hops, its relay's ground link and the computers overlap. 1: each
+        stage waits for the whole batch (store and forward).
     """
 
     name = "split-lam"
@@ -125,6 +140,7 @@ class SplitLam(Strategy):
         lora_aggregation: str = "stack",
         schedule: str = "round",
         max_steps: int = 1,
+        micro_batches: int = 1,
     ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -144,12 +160,19 @@ class SplitLam(Strategy):
             raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+        if (
+            isinstance(micro_batches, bool)
+            or not isinstance(micro_batches, int)
+            or micro_batches < 1
+        ):
+            raise ValueError(f"micro_batches must be a positive integer, got {micro_batches!r}")
         if schedule == "round" and max_steps != 1:
             raise ValueError(
                 f"max_steps={max_steps} needs schedule='window' (a 'round' takes one step)"
             )
         self.schedule = schedule
         self.max_steps = max_steps
+        self.micro_batches = micro_batches
         self.batch_size = batch_size
         self.lr = float(lr)
         self.lora_rank = lora_rank
@@ -170,6 +193,7 @@ class SplitLam(Strategy):
             "codec": self.codec_name,
             "schedule": self.schedule,
             "max_steps": self.max_steps,
+            "micro_batches": self.micro_batches,
         }
 
     def state_dict(self) -> dict[str, Any]:
@@ -495,34 +519,48 @@ class SplitLam(Strategy):
         return priced_bytes(encoded, numel, self.priced_sat_numel)
 
     def _time_step(self, sim, ring, members, out, have, round) -> dict[int, float]:
-        """Clock one U-shaped step of ``members`` starting when each ``have`` its parameters;
-        when each member has finished its backward pass [s]."""
+        """Clock one U-shaped step of ``members`` starting when each ``have`` its parameters,
+        in ``micro_batches`` pipelined parts; when each member has finished its backward
+        pass [s]."""
+        parts = self.micro_batches
         counts = out["counts"]
-        ready = {
-            sat: sim.clock.compute(sat, self.onboard_macs * counts[sat], have[sat], round)
-            for sat in members
-        }
-        relay = first_to_see_ground(sim, members, max(ready.values()))
-        up_bytes = {sat: out["token_bytes"][sat] + LABEL_BYTES * counts[sat] for sat in members}
-        time_s = self._up(sim, ring, relay, up_bytes, ready, round)
         num = sum(counts[sat] for sat in members)
-        time_s = sim.clock.ground_compute(self.ground_macs * num, time_s, round)
+
+        def on_board(macs_per_example, have):
+            return {
+                sat: [
+                    sim.clock.compute(sat, macs_per_example * counts[sat] / parts, t, round)
+                    for t in have[sat]
+                ]
+                for sat in members
+            }
+
+        ready = on_board(self.onboard_macs, {sat: [have[sat]] * parts for sat in members})
+        relay = first_to_see_ground(sim, members, max(t[-1] for t in ready.values()))
+        up_bytes = {sat: out["token_bytes"][sat] + LABEL_BYTES * counts[sat] for sat in members}
+        arrived = self._up(sim, ring, relay, up_bytes, ready, round)
+        done = self._ground(sim, self.ground_macs * num, arrived, round)
         feature_bytes = {sat: counts[sat] * self.feature_dim * FLOAT32_BYTES for sat in members}
-        have = self._down(sim, ring, relay, feature_bytes, time_s, round)
-        ready = {
-            sat: sim.clock.compute(sat, 3 * self.head_macs * counts[sat], have[sat], round)
-            for sat in members
-        }
-        time_s = self._up(sim, ring, relay, feature_bytes, ready, round)
-        time_s = sim.clock.ground_compute(2 * self.ground_macs * num, time_s, round)
+        ready = on_board(
+            3 * self.head_macs, self._down(sim, ring, relay, feature_bytes, done, round)
+        )
+        arrived = self._up(sim, ring, relay, feature_bytes, ready, round)
+        done = self._ground(sim, 2 * self.ground_macs * num, arrived, round)
         grad_bytes = {
             sat: counts[sat] * int(np.prod(self.token_shape)) * FLOAT32_BYTES for sat in members
         }
-        have = self._down(sim, ring, relay, grad_bytes, time_s, round)
-        return {
-            sat: sim.clock.compute(sat, 2 * self.onboard_macs * counts[sat], have[sat], round)
-            for sat in members
-        }
+        ready = on_board(
+            2 * self.onboard_macs, self._down(sim, ring, relay, grad_bytes, done, round)
+        )
+        return {sat: times[-1] for sat, times in ready.items()}
+
+    def _ground(self, sim, macs, arrived, round) -> list[float]:
+        """The ground's share of ``macs`` per micro-batch, one after another as each arrives."""
+        done, free_s = [], -math.inf
+        for arrival_s in arrived:
+            free_s = sim.clock.ground_compute(macs / len(arrived), max(arrival_s, free_s), round)
+            done.append(free_s)
+        return done
 
     def _finish(self, sim, round, deliveries, num_participants) -> dict[str, Any]:
         """Average the planes' deliveries into the model and advance the clock."""
@@ -545,17 +583,27 @@ class SplitLam(Strategy):
             "num_retransmissions": sum(d.attempts - 1 for d in deliveries),
         }
 
-    def _up(self, sim, ring, relay, payloads, ready, round) -> float:
-        """Gather ``payloads`` to the relay over ISLs and downlink them to the ground."""
-        gathered = ring_gather(
+    def _up(self, sim, ring, relay, payloads, ready, round) -> list[float]:
+        """Gather ``payloads`` (``ready[sat]``: one time per micro-batch) to the relay over
+        ISLs and downlink them; when each micro-batch is on the ground [s]."""
+        parts = chunk_sizes(int(sum(payloads.values())), self.micro_batches)
+        gathered = ring_gather_chunks(
             sim, ring, relay, {s: (payloads[s], ready[s]) for s in payloads}, round
         )
-        return sim.clock.upload(relay, int(sum(payloads.values())), gathered, round).arrival_s
+        return [
+            sim.clock.upload(relay, part, at_s, round).arrival_s
+            for part, at_s in zip(parts, gathered, strict=True)
+        ]
 
-    def _down(self, sim, ring, relay, payloads, ready_s, round) -> dict[int, float]:
-        """Uplink ``payloads`` to the relay and scatter them over ISLs."""
-        arrival = sim.clock.download(relay, int(sum(payloads.values())), ready_s, round).arrival_s
-        return ring_scatter(sim, ring, relay, payloads, arrival, round)
+    def _down(self, sim, ring, relay, payloads, ready_s, round) -> dict[int, list[float]]:
+        """Uplink ``payloads`` to the relay per micro-batch (``ready_s``: one time each) and
+        scatter them over ISLs; when each satellite has each micro-batch [s]."""
+        parts = chunk_sizes(int(sum(payloads.values())), self.micro_batches)
+        arrival = [
+            sim.clock.download(relay, part, at_s, round).arrival_s
+            for part, at_s in zip(parts, ready_s, strict=True)
+        ]
+        return ring_scatter_chunks(sim, ring, relay, payloads, arrival, round)
 
 
 def _salt(base: int, step: int) -> int:
