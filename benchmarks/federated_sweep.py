@@ -6,7 +6,9 @@ synthetic scenes, fine-tuned on EuroSAT RGB 32 x 32, 40 images per satellite, Di
 the 5 x 10 research shell, a 480 h plan at 60 s) to the same target: 90 % of the accuracy
 centralised training of the same LAM reaches on the pooled images. Two strategies per cell:
 ``on-board-only`` (Zhu et al.'s baseline, the whole LAM trained on board) and ``split-lam``
-with ``schedule="window"`` (up to 32 U-shaped steps per plane and relay window). The cells:
+with ``schedule="window"`` (up to 32 U-shaped steps per plane and relay window, each pipelined
+in 8 micro-batches over the ISL hops, the relay's ground link and the computers:
+``micro_batches=8``; ``--micro-batches 1`` is store and forward of whole batches). The cells:
 
 - the LAM's size, priced on the simulated clock (``federate(price_as=...)``): vit-micro-p8 at
   32 px (the trained model itself), ViT-Small/8 at 64 px (EuroSAT's own resolution) and
@@ -79,6 +81,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=40, help="round budget per strategy")
     parser.add_argument("--max-steps", type=int, default=32, help="split-lam steps per window")
+    parser.add_argument(
+        "--micro-batches", type=int, default=8, help="split-lam micro-batches per step"
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes for split-lam cells")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     return parser.parse_args()
@@ -163,7 +168,7 @@ def main() -> None:
     )
     target = real_target(central["accuracy"], TARGET_FRACTION)
     print(f"centralised {central['accuracy']:.3f}, target {target:.3f}", flush=True)
-    split_kwargs = {**SPLIT, "max_steps": args.max_steps}
+    split_kwargs = {**SPLIT, "max_steps": args.max_steps, "micro_batches": args.micro_batches}
     torch.set_num_threads(1)  # the main process runs on-board-only beside the workers
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
         futures = {
