@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from spikesat.data import synthetic_scenes
+from spikesat.federated import SimulationHorizonError, federate
 from spikesat.federated.backends import Backend, LocalBackend, LocalJob, LocalResult, LocalTrainer
 from spikesat.models import create
 from spikesat.orbits import ground_stations
@@ -19,6 +20,14 @@ SEEDS_RATIO = 0.33
 """The seeds' split LAM training time over on-board-only's (Zhu et al., arXiv 2504.10403)."""
 TARGET_FRACTION = 0.9
 """A real target: this fraction of the accuracy centralised training reaches."""
+
+SPLIT_WINDOW = {
+    "batch_size": 16, "lr": 0.05, "schedule": "window", "max_steps": 32, "micro_batches": 8,
+}  # fmt: skip
+"""split-lam as the seeds designed it: up to 32 U-shaped steps per plane and relay window, each
+pipelined in 8 micro-batches."""
+DECOMPOSED_STEPS = {"batch_size": 16, "local_steps": 4, "lr": 0.05}
+"""split-decomposed: 4 split steps of 16 images per satellite per round."""
 
 STATION_SETS = {1: ["Wallops"], 3: ["Wallops", "Hartebeesthoek", "Singapore"]}
 """Stations of the built-in network a 53 deg shell passes over (Svalbard it never sees)."""
@@ -46,18 +55,58 @@ def pretrained_lam(num_scenes: int, epochs: int, seed: int) -> tuple[torch.nn.Mo
 
 
 class Collect:
-    """Progress callback keeping every round's entry (kept even if a later round fails)."""
+    """Progress callback keeping every round's entry (kept even if a later round fails);
+    ``verbose`` prints one line per round."""
 
-    def __init__(self) -> None:
+    def __init__(self, verbose: bool = True) -> None:
         self.history: list[dict[str, Any]] = []
+        self.verbose = verbose
 
     def __call__(self, done: int, total: int, entry: dict[str, Any]) -> None:
         self.history.append(entry)
-        print(
-            f"    round {done}/{total}: {entry['sim_time_h']:.2f} h, accuracy "
-            f"{entry['accuracy']:.3f}, wall {entry['wall_s']:.1f} s",
-            flush=True,
-        )
+        if self.verbose:
+            print(
+                f"    round {done}/{total}: {entry['sim_time_h']:.2f} h, accuracy "
+                f"{entry['accuracy']:.3f}, wall {entry['wall_s']:.1f} s",
+                flush=True,
+            )
+
+
+def run_to_target(
+    strategy: str, target: float, verbose: bool = True, **federate_kwargs: Any
+) -> dict[str, Any]:
+    """:func:`~spikesat.federated.federate` until ``target`` accuracy, its round budget or
+    the end of its contact plan, and the run's record.
+
+    Returns
+    -------
+    dict
+        ``history`` (one entry per round), ``rounds``, ``time_to_target_h`` (None: not
+        reached), ``final_accuracy``, ``sim_h``, ``energy_j``, ``bytes_isl``,
+        ``bytes_ground`` (up and down; federate stops at the target, so these are to the
+        target where it was reached), ``wall_s``, ``wall_s_per_round`` and ``horizon_error``
+        (the message where the plan ended first, else None).
+    """
+    collect, began, error = Collect(verbose), time.time(), None
+    try:
+        federate(strategy, progress=collect, target_accuracy=target, **federate_kwargs)
+    except SimulationHorizonError as exc:
+        error = str(exc)
+    history = collect.history
+    wall_s = time.time() - began
+    return {
+        "history": history,
+        "rounds": len(history),
+        "time_to_target_h": time_to(history, target),
+        "final_accuracy": history[-1]["accuracy"] if history else None,
+        "sim_h": history[-1]["sim_time_h"] if history else None,
+        "energy_j": sum(h.get("energy_j", 0.0) for h in history),
+        "bytes_isl": sum(h["bytes_isl"] for h in history),
+        "bytes_ground": sum(h["bytes_ground_up"] + h["bytes_ground_down"] for h in history),
+        "wall_s": wall_s,
+        "wall_s_per_round": wall_s / max(len(history), 1),
+        "horizon_error": error,
+    }
 
 
 def time_to(history: list[dict[str, Any]], target: float) -> float | None:

@@ -1,7 +1,7 @@
 """decompose against fixed decompositions: time to a real target and joules, executed by the
 ``split-decomposed`` strategy on the same constellation, data and LAM.
 
-A vit-micro-p8 LAM pretrained on synthetic scenes (as in ``federated_split.py``) is fine-tuned
+A vit-micro-p8 LAM pretrained on synthetic scenes (as in ``federated.py``) is fine-tuned
 on EuroSAT RGB (32 x 32, 40 images per satellite, Dirichlet 0.5) over the 5 x 10 research shell
 with 3 stations and a 480 h plan. The satellites are heterogeneous: satellite ``i`` carries a
 ``jetson-nano-5w`` (CubeSat class), a ``jetson-tx2nx`` or a ``jetson-agx-orin`` in turn. The

@@ -1,7 +1,7 @@
 """The split LAM's regime sweep: where the window split-lam reaches a real target in a third of
 on-board-only's time (the seeds' 33 %), and where it stops.
 
-Every cell runs the comparison of ``federated_split.py`` (a vit-micro-p8 LAM pretrained on
+Every cell runs the seeds' comparison of ``federated.py`` (a vit-micro-p8 LAM pretrained on
 synthetic scenes, fine-tuned on EuroSAT RGB 32 x 32, 40 images per satellite, Dirichlet 0.5,
 the 5 x 10 research shell, a 480 h plan at 60 s) to the same target: 90 % of the accuracy
 centralised training of the same LAM reaches on the pooled images. Two strategies per cell:
