@@ -39,15 +39,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _federation import TARGET_FRACTION, Collect, pretrained_lam, stations, time_to
+from _federation import DECOMPOSED_STEPS, TARGET_FRACTION, pretrained_lam, run_to_target, stations
 from _report import headline, write_results
 from spikesat.federated import (
     LocalConfig,
-    SimulationHorizonError,
     build_network,
     centralised_accuracy,
     decompose,
-    federate,
     federated_data,
     real_target,
 )
@@ -57,7 +55,6 @@ COMPUTERS = ("jetson-nano-5w", "jetson-tx2nx", "jetson-agx-orin")
 PRICE_AS, PRICE_IMAGE_SIZE = "vit-small-p8", 64
 SPLITS = ["patch_embed", "blocks.0", "blocks.1", "blocks.3"]
 RANKS = [2, 8]
-STEPS = {"batch_size": 16, "local_steps": 4, "lr": 0.05}
 COLUMNS = [
     "decomposition", "splits (satellites)", "final %", "rounds", "time to target h",
     "x best fixed (time)", "J to target", "x best fixed (J)", "GB to target", "wall s",
@@ -77,8 +74,8 @@ def choices(network: Any, num_examples: list[int], onboard: list[str]) -> dict[s
     """decompose's two choices: the most capacity within a deadline, and the fastest."""
     priced = create(PRICE_AS, in_chans=3, num_classes=10, img_size=PRICE_IMAGE_SIZE)
     common = dict(
-        onboard=onboard, round_s=3600.0, batch_size=STEPS["batch_size"],
-        local_steps=STEPS["local_steps"],
+        onboard=onboard, round_s=3600.0, batch_size=DECOMPOSED_STEPS["batch_size"],
+        local_steps=DECOMPOSED_STEPS["local_steps"],
     )  # fmt: skip
     cheapest = decompose(
         priced, network, num_examples, splits=SPLITS[1:2], ranks=RANKS[:1], **common
@@ -132,7 +129,7 @@ def main() -> None:
         chosen = dict(list(chosen.items())[:1])
     plans = {**chosen, **fixed(args.quick)}
     for label, plan in plans.items():
-        kwargs = dict(STEPS)
+        kwargs = dict(DECOMPOSED_STEPS)
         if isinstance(plan, tuple):
             kwargs.update(split_at=plan[0], lora_rank=plan[1])
             splits = {plan[0]: network.num_sats}
@@ -140,30 +137,18 @@ def main() -> None:
             kwargs["decomposition"] = plan
             splits = dict(Counter(f"{d.split_at} r{d.lora_rank}" for d in plan.values()))
         print(f"  {label}: {splits}", flush=True)
-        collect, began, error = Collect(), time.time(), None
-        try:
-            federate(
-                "split-decomposed", network=network, data=data, model=copy.deepcopy(lam),
-                rounds=args.rounds, seed=args.seed, strategy_kwargs=kwargs, onboard=onboard,
-                price_as=PRICE_AS, price_image_size=PRICE_IMAGE_SIZE, progress=collect,
-                local=LocalConfig(), target_accuracy=target,
-                centralised_accuracy=central["accuracy"],
-            )  # fmt: skip
-        except SimulationHorizonError as exc:
-            error = str(exc)
-        history = collect.history
-        hours = time_to(history, target)
-        upto = history if hours is None else [h for h in history if h["sim_time_h"] <= hours]
+        run = run_to_target(
+            "split-decomposed", target, network=network, data=data, model=copy.deepcopy(lam),
+            rounds=args.rounds, seed=args.seed, strategy_kwargs=kwargs, onboard=onboard,
+            price_as=PRICE_AS, price_image_size=PRICE_IMAGE_SIZE, local=LocalConfig(),
+            centralised_accuracy=central["accuracy"],
+        )  # fmt: skip
+        reached = run["time_to_target_h"] is not None  # federate stops at the target
         runs[label] = {
+            **run,
             "splits": splits,
-            "history": history,
-            "time_to_target_h": hours,
-            "energy_to_target_j": None if hours is None else sum(h["energy_j"] for h in upto),
-            "bytes_to_target": None
-            if hours is None
-            else sum(h[f"bytes_{k}"] for h in upto for k in ("isl", "ground_up", "ground_down")),
-            "wall_s": time.time() - began,
-            "horizon_error": error,
+            "energy_to_target_j": run["energy_j"] if reached else None,
+            "bytes_to_target": run["bytes_isl"] + run["bytes_ground"] if reached else None,
         }
     peers = {k: v for k, v in runs.items() if k.startswith("fixed")}
     best_time = min((v["time_to_target_h"] for v in peers.values() if v["time_to_target_h"]),
@@ -222,7 +207,7 @@ def main() -> None:
     results = {
         "quick": args.quick, "data": source, "pretrain_s": pretrain_s, "centralised": central,
         "target_accuracy": target, "onboard": onboard, "price_as": PRICE_AS,
-        "price_image_size": PRICE_IMAGE_SIZE, "steps": STEPS, "runs": runs,
+        "price_image_size": PRICE_IMAGE_SIZE, "steps": DECOMPOSED_STEPS, "runs": runs,
     }  # fmt: skip
     write_results(
         "federated_decompose" + ("_quick" if args.quick else ""),
