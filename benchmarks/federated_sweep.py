@@ -49,16 +49,14 @@ from _federation import (
     TARGET_FRACTION,
     ReplayBackend,
     pretrained_lam,
+    run_to_target,
     stations,
-    time_to,
 )
 from _report import headline, write_results
 from spikesat.federated import (
     LocalConfig,
-    SimulationHorizonError,
     build_network,
     centralised_accuracy,
-    federate,
     federated_data,
     real_target,
 )
@@ -119,29 +117,15 @@ class Scenario:
     ) -> dict[str, Any]:  # fmt: skip
         """One strategy in one cell until the target, the round budget or the plan's end."""
         (lam, image_size), computer, num_stations = cell
-        history: list[dict[str, Any]] = []
-        began, error = time.time(), None
-        try:
-            federate(
-                strategy, network=self.network(num_stations), data=self.data,
-                model=copy.deepcopy(self.lam), rounds=rounds, seed=self.seed,
-                local=LocalConfig(epochs=1, batch_size=16, lr=1e-3), strategy_kwargs=kwargs,
-                onboard=computer, price_as=lam, price_image_size=image_size, backend=backend,
-                progress=lambda done, total, entry: history.append(entry),
-                target_accuracy=target, centralised_accuracy=central,
-            )  # fmt: skip
-        except SimulationHorizonError as exc:
-            error = str(exc)
-        return {
-            "time_to_target_h": time_to(history, target),
-            "sim_h": history[-1]["sim_time_h"] if history else None,
-            "rounds": len(history),
-            "final_accuracy": history[-1]["accuracy"] if history else None,
-            "energy_j": sum(h.get("energy_j", 0.0) for h in history),
-            "steps_per_plane": [h.get("steps_per_plane") for h in history],
-            "wall_s": time.time() - began,
-            "horizon_error": error,
-        }
+        run = run_to_target(
+            strategy, target, verbose=False, network=self.network(num_stations),
+            data=self.data, model=copy.deepcopy(self.lam), rounds=rounds, seed=self.seed,
+            local=LocalConfig(epochs=1, batch_size=16, lr=1e-3), strategy_kwargs=kwargs,
+            onboard=computer, price_as=lam, price_image_size=image_size, backend=backend,
+            centralised_accuracy=central,
+        )  # fmt: skip
+        history = run.pop("history")
+        return {**run, "steps_per_plane": [h.get("steps_per_plane") for h in history]}
 
 
 def split_cell(args: argparse.Namespace, lam_state: dict, cell: tuple, kwargs: dict,
