@@ -36,6 +36,8 @@ def test_ledger_groups_and_serialises():
     data = json.loads(ledger.to_json())
     assert data["per_round"]["3"]["transmit_j"] == pytest.approx(1.0)
     assert len(data["entries"]) == 4
+    totals = ledger.to_dict(entries=False)
+    assert "entries" not in totals and totals == {k: v for k, v in data.items() if k != "entries"}
     with pytest.raises(ValueError, match="by"):
         ledger.summary("satellite")
     with pytest.raises(ValueError, match="round"):

@@ -174,17 +174,19 @@ class EnergyLedger:
             group["total_j"] += entry.energy_j
         return dict(sorted(groups.items(), key=lambda item: str(item[0])))
 
-    def to_dict(self) -> dict[str, Any]:
-        """Totals, the three groupings and every entry, as plain Python types."""
-        return {
+    def to_dict(self, entries: bool = True) -> dict[str, Any]:
+        """Totals, the three groupings and (``entries``) every entry, as plain Python types."""
+        out = {
             "total_j": self.total_j,
             "compute_j": sum(e.energy_j for e in self.entries if e.category == "compute"),
             "transmit_j": sum(e.energy_j for e in self.entries if e.category == "transmit"),
             "per_device": self.summary("device"),
             "per_inference": {str(k): v for k, v in self.summary("inference").items()},
             "per_round": {str(k): v for k, v in self.summary("round").items()},
-            "entries": [asdict(e) for e in self.entries],
         }
+        if entries:
+            out["entries"] = [asdict(e) for e in self.entries]
+        return out
 
     def to_json(self, path: str | Path | None = None) -> str:
         """Serialise :meth:`to_dict`; also write it to ``path`` when given."""

@@ -631,8 +631,7 @@ def federate(
         backend_obj.close()
     if reached():
         stop_reason = "target"
-    energy = clock.ledger.to_dict()
-    energy.pop("entries")
+    energy = clock.ledger.to_dict(entries=False)
     return FederationResult(
         history,
         net,
