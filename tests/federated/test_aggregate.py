@@ -135,6 +135,18 @@ def test_ring_allreduce_copies_are_independent() -> None:
     assert reduced[1]["fc.weight"].abs().sum() > 0
 
 
+def test_ring_allreduce_returns_the_requested_members_copies() -> None:
+    states = _states(5, seed=2)
+    every = ring_allreduce(states)
+    some = ring_allreduce(states, members=[3, 0])
+    assert len(some) == 2
+    for got, member in zip(some, (3, 0), strict=True):
+        for key in got:
+            assert torch.equal(got[key], every[member][key]), key
+    with pytest.raises(ValueError, match="members must lie in \\[0, 5\\)"):
+        ring_allreduce(states, members=[5])
+
+
 def test_ring_allreduce_float64_matches_mean_to_rounding() -> None:
     states = _states(4, seed=9, dtype=torch.float64)
     reduced = ring_allreduce(states)

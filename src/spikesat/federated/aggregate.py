@@ -195,7 +195,9 @@ def weighted_average(
     return averaged
 
 
-def ring_allreduce(states: Sequence[Mapping[str, Tensor]]) -> list[dict[str, Tensor]]:
+def ring_allreduce(
+    states: Sequence[Mapping[str, Tensor]], members: Sequence[int] | None = None
+) -> list[dict[str, Tensor]]:
     """Mean of ``n`` members' states by a chunked ring all-reduce; every member's copy.
 
     Each member flattens its state (keys in the order of ``states[0]``) into one float64
@@ -218,12 +220,15 @@ def ring_allreduce(states: Sequence[Mapping[str, Tensor]]) -> list[dict[str, Ten
     states : sequence of mapping str -> Tensor
         ``n`` state dicts with identical keys, shapes and dtypes; member ``i`` is ``states[i]``
         and its ring successor is ``states[(i + 1) % n]``.
+    members : sequence of int, optional
+        The members whose copies to return (default all ``n``; every copy is the same mean,
+        so a caller that needs one saves rebuilding the others).
 
     Returns
     -------
     list[dict[str, Tensor]]
-        ``n`` state dicts (one per member, independent tensors), each the mean of the inputs in
-        the original dtypes and on ``states[0]``'s devices (integers rounded to nearest).
+        One state dict per requested member (independent tensors), each the mean of the inputs
+        in the original dtypes and on ``states[0]``'s devices (integers rounded to nearest).
 
     Raises
     ------
@@ -232,6 +237,9 @@ def ring_allreduce(states: Sequence[Mapping[str, Tensor]]) -> list[dict[str, Ten
     """
     keys = _check_states(states, "ring_allreduce")
     num_members = len(states)
+    wanted = range(num_members) if members is None else list(members)
+    if any(not 0 <= int(m) < num_members for m in wanted):
+        raise ValueError(f"members must lie in [0, {num_members}), got {list(wanted)}")
     refs = [states[0][key] for key in keys]
     acc_dtype = torch.complex128 if any(ref.dtype.is_complex for ref in refs) else torch.float64
     flat = [
@@ -258,8 +266,8 @@ def ring_allreduce(states: Sequence[Mapping[str, Tensor]]) -> list[dict[str, Ten
         for (i, c), payload in zip(sent, payloads, strict=True):
             chunks[(i + 1) % num_members][c] = payload
     results: list[dict[str, Tensor]] = []
-    for member in range(num_members):
-        vector = torch.cat(chunks[member])
+    for member in wanted:
+        vector = torch.cat(chunks[int(member)])
         out: dict[str, Tensor] = {}
         offset = 0
         for key, ref in zip(keys, refs, strict=True):

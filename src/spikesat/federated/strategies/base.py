@@ -294,7 +294,7 @@ def plane_all_reduce(
     """
     total, m = sum(counts[sat] for sat in members), len(members)
     scaled = [{k: v * (m * counts[sat] / total) for k, v in states[sat].items()} for sat in members]
-    plane_state = ring_allreduce(scaled)[0]
+    plane_state = ring_allreduce(scaled, members=[0])[0]
     chunks = ring_chunk_bytes(num_bytes, m)
     time_s = ready_s
     for step in range(2 * (m - 1)):
