@@ -241,7 +241,8 @@ def main() -> None:
         f"{100 * central['accuracy']:.1f}%. Time, bytes and joules priced as the LAM of each "
         f"row; ground compute: A100. Round budget {args.rounds} per strategy; split-lam "
         f"<= {args.max_steps} steps per window, each pipelined in {args.micro_batches} "
-        "micro-batches; the ground's compute is a queue only within a plane's step. '<': on-board-only never reached the target (ratio over its whole run); '>': "
+        "micro-batches; the ground's compute is a queue only within a plane's step. '<': "
+        "on-board-only never reached the target (ratio over its whole run); '>': "
         "split-lam never did." + (" QUICK configuration: not a result." if args.quick else ""),
         headline=head,
         plot=plot,
