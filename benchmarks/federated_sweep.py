@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _federation import (
     SEEDS_RATIO,
+    SPLIT_WINDOW,
     TARGET_FRACTION,
     ReplayBackend,
     pretrained_lam,
@@ -66,7 +67,6 @@ from spikesat.models import create
 LAMS = [("vit-micro-p8", 32), ("vit-small-p8", 64), ("vit-base-p8", 224)]
 COMPUTERS = ["jetson-nano-5w", "jetson-tx2nx", "jetson-agx-orin"]
 STATIONS = [1, 3, 36]
-SPLIT = {"batch_size": 16, "lr": 0.05, "schedule": "window"}
 COLUMNS = [
     "LAM priced as", "on-board", "stations", "on-board-only (h)", "split-lam (h)",
     "x on-board-only", "split steps/plane", "on-board-only J", "split-lam J", "wall s",
@@ -78,9 +78,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small smoke configuration")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=40, help="round budget per strategy")
-    parser.add_argument("--max-steps", type=int, default=32, help="split-lam steps per window")
     parser.add_argument(
-        "--micro-batches", type=int, default=8, help="split-lam micro-batches per step"
+        "--max-steps",
+        type=int,
+        default=SPLIT_WINDOW["max_steps"],
+        help="split-lam steps per window",
+    )
+    parser.add_argument(
+        "--micro-batches",
+        type=int,
+        default=SPLIT_WINDOW["micro_batches"],
+        help="split-lam micro-batches per step",
     )
     parser.add_argument("--workers", type=int, default=2, help="processes for split-lam cells")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
@@ -152,7 +160,9 @@ def main() -> None:
     )
     target = real_target(central["accuracy"], TARGET_FRACTION)
     print(f"centralised {central['accuracy']:.3f}, target {target:.3f}", flush=True)
-    split_kwargs = {**SPLIT, "max_steps": args.max_steps, "micro_batches": args.micro_batches}
+    split_kwargs = {
+        **SPLIT_WINDOW, "max_steps": args.max_steps, "micro_batches": args.micro_batches
+    }  # fmt: skip
     torch.set_num_threads(1)  # the main process runs on-board-only beside the workers
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
         futures = {
